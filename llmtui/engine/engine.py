@@ -1,0 +1,201 @@
+"""The engine: every loaded model, each on its own thread, behind one small API.
+
+The CLI, the HTTP server and the TUI all go through `Engine`; none of them touches llama.cpp.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+from llmtui import paths
+from llmtui.engine import system
+from llmtui.engine.events import Event
+from llmtui.engine.llamalog import LOG
+from llmtui.engine.options import DEFAULTS, Options
+from llmtui.engine.prompt import Message
+from llmtui.engine.request import Job, RequestHandle
+from llmtui.engine.spec import ModelSpec
+from llmtui.engine.worker import ModelWorker
+
+DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Ollama's 5m
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in memory, as `llmtui ps` shows it."""
+
+    name: str
+    path: Path
+    size: int
+    context_size: int
+    backend: str
+    gpu_layers: int
+    layers: int
+    expires_at: float | None  # time.monotonic() deadline; None while busy or kept forever
+
+
+def detect_backend() -> str:
+    """CPU, or the GPU backend this llama-cpp-python build offloads to."""
+    if not llama_cpp.llama_supports_gpu_offload():
+        return "CPU"
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    for name in ("CUDA", "Metal", "Vulkan", "ROCm", "HIP", "SYCL", "MUSA", "CANN", "OpenCL"):
+        if re.search(rf"\b{name}\b", info, re.IGNORECASE):
+            return name
+    return "GPU"
+
+
+class Engine:
+    """Loads models on demand and runs requests on their owner threads."""
+
+    def __init__(
+        self,
+        *,
+        log_path: Path | None = None,
+        check_memory: bool = True,
+        available_memory: Callable[[], int] = system.available_memory,
+        default_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        LOG.install(log_path or paths.llama_log_path())
+        self.check_memory = check_memory
+        self.available_memory = available_memory
+        self.defaults: Options = DEFAULTS.merged(default_options)
+        self.backend = detect_backend()
+        # llama.cpp's load logs are parsed per load, so loads take turns.
+        self.load_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._workers: dict[str, ModelWorker] = {}
+
+    # -- requests -----------------------------------------------------------------------
+
+    def chat(
+        self,
+        spec: ModelSpec,
+        messages: Sequence[Message],
+        options: Mapping[str, Any] | None = None,
+        *,
+        keep_alive: float = DEFAULT_KEEP_ALIVE,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> RequestHandle:
+        """Answer the last message of a conversation, through the model's chat template."""
+        return self._submit(
+            Job(spec, self.options_for(spec, options), messages=tuple(messages),
+                keep_alive=keep_alive),
+            on_event,
+        )
+
+    def generate(
+        self,
+        spec: ModelSpec,
+        prompt: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        keep_alive: float = DEFAULT_KEEP_ALIVE,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> RequestHandle:
+        """Continue `prompt` as plain text (no chat template)."""
+        return self._submit(
+            Job(spec, self.options_for(spec, options), prompt=prompt, keep_alive=keep_alive),
+            on_event,
+        )
+
+    def load(
+        self,
+        spec: ModelSpec,
+        options: Mapping[str, Any] | None = None,
+        *,
+        keep_alive: float = DEFAULT_KEEP_ALIVE,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> RequestHandle:
+        """Load `spec` (if it is not loaded with these options) and generate nothing."""
+        return self._submit(
+            Job(spec, self.options_for(spec, options), keep_alive=keep_alive), on_event
+        )
+
+    def options_for(self, spec: ModelSpec, options: Mapping[str, Any] | None) -> Options:
+        """Defaults, then the model's own (Modelfile) options, then the request's."""
+        return self.defaults.merged(spec.options).merged(options)
+
+    # -- models in memory ---------------------------------------------------------------
+
+    def loaded(self) -> list[LoadedModel]:
+        with self._lock:
+            workers = list(self._workers.values())
+        models = []
+        for worker in workers:
+            state = worker.loaded
+            if state is None:
+                continue
+            models.append(
+                LoadedModel(
+                    name=worker.name,
+                    path=Path(state.header.path),
+                    size=state.header.data_size + state.kv_cache_size,
+                    context_size=state.n_ctx,
+                    backend=state.backend,
+                    gpu_layers=state.gpu_layers,
+                    layers=state.header.block_count,
+                    expires_at=None if worker.busy else worker.expires_at,
+                )
+            )
+        return models
+
+    def unload(self, name: str) -> bool:
+        """Unload `name` once its current request ends; False if it was not loaded."""
+        with self._lock:
+            worker = self._workers.get(name)
+            if worker is None:
+                return False
+            worker.request_unload()
+            return True
+
+    def wait_unloaded(self, name: str, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                worker = self._workers.get(name)
+            if worker is None:
+                return True
+            worker.thread.join(timeout=0.05)
+        return False
+
+    def close(self) -> None:
+        """Cancel nothing, unload everything: each model finishes its request, then stops."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            worker.thread.join()
+
+    # -- the workers' side --------------------------------------------------------------
+
+    def _submit(self, job: Job, on_event: Callable[[Event], None] | None) -> RequestHandle:
+        handle = RequestHandle(job, on_event)
+        with self._lock:
+            worker = self._workers.get(job.spec.name)
+            if worker is None or worker.retired:
+                worker = ModelWorker(job.spec.name, self)
+                self._workers[job.spec.name] = worker
+                worker.thread.start()
+            worker.submit(handle)
+        return handle
+
+    def retire(self, worker: ModelWorker, force: bool = False) -> bool:
+        """Called by a worker whose keep-alive ran out: leave the registry, unless a request
+        arrived meanwhile. Under the same lock as `_submit`, so none is lost."""
+        with self._lock:
+            if not force and not worker.idle():
+                return False
+            worker.retired = True
+            if self._workers.get(worker.name) is worker:
+                del self._workers[worker.name]
+            return True

@@ -1,0 +1,91 @@
+"""What a model's owner thread reports: small immutable events, safe to hand to any thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmtui.engine.errors import EngineError
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Text from `tokens` newly generated tokens (it may be empty while a character or a
+    possible stop string is incomplete)."""
+
+    text: str
+    tokens: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know that does not stop the request."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStats:
+    """The model's state, sent after loading and about ten times a second while generating."""
+
+    model: str
+    tokens_per_second: float
+    eval_count: int
+    context_used: int
+    context_size: int
+    rss: int
+    model_size: int
+    kv_cache_size: int
+    backend: str
+    gpu_layers: int
+    layers: int
+    load_duration: int
+
+
+@dataclass(frozen=True, slots=True)
+class Perf:
+    """llama.cpp's own timings for the request (`llama_perf_context`), in milliseconds."""
+
+    prompt_eval_ms: float
+    prompt_eval_tokens: int
+    eval_ms: float
+    eval_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The request finished. Durations are in nanoseconds, named as Ollama names them."""
+
+    model: str
+    text: str
+    done_reason: str  # "stop", "length" or "cancel"
+    total_duration: int
+    load_duration: int
+    prompt_eval_count: int
+    prompt_eval_duration: int
+    eval_count: int
+    eval_duration: int
+    time_to_first_token: int
+    context_used: int
+    perf: Perf
+
+    @property
+    def prompt_eval_rate(self) -> float:
+        return _rate(self.prompt_eval_count, self.prompt_eval_duration)
+
+    @property
+    def eval_rate(self) -> float:
+        return _rate(self.eval_count, self.eval_duration)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The request failed; the model (if it loaded) stays usable."""
+
+    error: EngineError
+
+
+Event = Chunk | Notice | LiveStats | Done | Failed
+
+
+def _rate(count: int, duration_ns: int) -> float:
+    return count / (duration_ns / 1e9) if duration_ns > 0 else 0.0

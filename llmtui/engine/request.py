@@ -1,0 +1,82 @@
+"""A request in flight, as its caller holds it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from llmtui.engine.errors import EngineError
+from llmtui.engine.events import Done, Event, Failed
+from llmtui.engine.options import Options
+from llmtui.engine.prompt import Message
+from llmtui.engine.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Job:
+    """The work itself: a chat, a completion, or (neither) just a load."""
+
+    spec: ModelSpec
+    options: Options
+    messages: Sequence[Message] | None = None
+    prompt: str | None = None
+    # Seconds to stay loaded after this request; 0 unloads at once, negative never.
+    keep_alive: float = 300.0
+
+
+class RequestHandle:
+    """Lets the caller follow, wait for, or cancel one request.
+
+    Events go to `on_event` (called on the model's thread: hand them on, do not block), or,
+    without a callback, into a queue that `events()` drains from any thread."""
+
+    def __init__(self, job: Job, on_event: Callable[[Event], None] | None = None) -> None:
+        self.job = job
+        self._callback = on_event
+        self._queue: queue.SimpleQueue[Event] | None = None if on_event else queue.SimpleQueue()
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        self.result: Done | Failed | None = None
+
+    def cancel(self) -> None:
+        """Stop generating; the model checks before each next token."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, Done | Failed):
+            self.result = event
+        if self._callback is not None:
+            self._callback(event)
+        else:
+            assert self._queue is not None
+            self._queue.put(event)
+        if isinstance(event, Done | Failed):
+            self._finished.set()
+
+    def events(self) -> Iterator[Event]:
+        """Every event until the final `Done` or `Failed` (included)."""
+        if self._queue is None:
+            raise RuntimeError("this request reports to a callback; it has no event queue")
+        while True:
+            event = self._queue.get()
+            yield event
+            if isinstance(event, Done | Failed):
+                return
+
+    def wait(self, timeout: float | None = None) -> Done:
+        """Block until the request ends; return its `Done` or raise its error."""
+        if not self._finished.wait(timeout):
+            raise TimeoutError("the request is still running")
+        if isinstance(self.result, Failed):
+            raise self.result.error
+        assert isinstance(self.result, Done)
+        return self.result
+
+    def fail(self, error: EngineError) -> None:
+        self.emit(Failed(error))
