@@ -61,12 +61,12 @@ class Engine:
         *,
         log_path: Path | None = None,
         check_memory: bool = True,
-        available_memory: Callable[[], int] = system.available_memory,
+        available_memory: Callable[[], int] | None = None,
         default_options: Mapping[str, Any] | None = None,
     ) -> None:
         LOG.install(log_path or paths.llama_log_path())
         self.check_memory = check_memory
-        self.available_memory = available_memory
+        self.available_memory = available_memory or system.available_memory
         self.defaults: Options = DEFAULTS.merged(default_options)
         self.backend = detect_backend()
         # llama.cpp's load logs are parsed per load, so loads take turns.
@@ -84,11 +84,17 @@ class Engine:
         *,
         keep_alive: float = DEFAULT_KEEP_ALIVE,
         on_event: Callable[[Event], None] | None = None,
+        ignore_eos: bool = False,
     ) -> RequestHandle:
         """Answer the last message of a conversation, through the model's chat template."""
         return self._submit(
-            Job(spec, self.options_for(spec, options), messages=tuple(messages),
-                keep_alive=keep_alive),
+            Job(
+                spec,
+                self.options_for(spec, options),
+                messages=tuple(messages),
+                keep_alive=keep_alive,
+                ignore_eos=ignore_eos,
+            ),
             on_event,
         )
 
@@ -100,10 +106,17 @@ class Engine:
         *,
         keep_alive: float = DEFAULT_KEEP_ALIVE,
         on_event: Callable[[Event], None] | None = None,
+        ignore_eos: bool = False,
     ) -> RequestHandle:
         """Continue `prompt` as plain text (no chat template)."""
         return self._submit(
-            Job(spec, self.options_for(spec, options), prompt=prompt, keep_alive=keep_alive),
+            Job(
+                spec,
+                self.options_for(spec, options),
+                prompt=prompt,
+                keep_alive=keep_alive,
+                ignore_eos=ignore_eos,
+            ),
             on_event,
         )
 

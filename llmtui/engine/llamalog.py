@@ -18,7 +18,7 @@ from typing import IO, Any
 import llama_cpp
 
 _OFFLOADED = re.compile(rb"offloaded (\d+)/(\d+) layers to GPU")
-_KV_SIZE = re.compile(rb"llama_kv_cache(?:_unified)?:? .*?size =\s*([\d.]+) MiB")
+_KV_SIZE = re.compile(rb"^llama_kv_cache\w*: size =\s*([\d.]+) MiB")
 
 
 class LlamaLog:

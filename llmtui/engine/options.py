@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,8 @@ class Options:
     )
     main_gpu: int = field(default=0, metadata=_doc("GPU that holds the non-split tensors."))
     num_thread: int = field(
-        default=0, metadata=_doc("CPU threads for generation; 0 picks the fastest for this machine.")
+        default=0,
+        metadata=_doc("CPU threads for generation; 0 picks the fastest for this machine."),
     )
     use_mmap: bool = field(default=True, metadata=_doc("Map the model file instead of reading it."))
     seed: int = field(default=-1, metadata=_doc("Random seed; -1 draws a new one each request."))
@@ -147,3 +149,26 @@ def _exact_int(value: float) -> int:
     if not value.is_integer():
         raise ValueError
     return int(value)
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_keep_alive(value: str | float) -> float:
+    """Seconds from Ollama's keep_alive forms: a number of seconds, or '5m', '1h30m', '10s';
+    0 unloads at once and a negative value keeps the model loaded for good."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    sign = -1.0 if text.startswith("-") else 1.0
+    rest, total = text.lstrip("+-"), 0.0
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", rest)
+    if not parts or "".join(n + u for n, u in parts) != rest:
+        raise OptionError(f"keep_alive must be seconds or a duration like 5m or 1h, not {value!r}")
+    for number, unit in parts:
+        total += float(number) * _UNITS[unit]
+    return sign * total

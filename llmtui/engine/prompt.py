@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -34,8 +34,11 @@ class TemplatePrompt:
         )
 
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
-        result = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
-        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        plain: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+        result = self._formatter(messages=plain)
+        stop = (
+            result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        )
         return RenderedPrompt(result.prompt, tuple(stop), bool(result.added_special))
 
 

@@ -24,6 +24,8 @@ class Job:
     prompt: str | None = None
     # Seconds to stay loaded after this request; 0 unloads at once, negative never.
     keep_alive: float = 300.0
+    # Generate past end-of-text tokens (benchmarks that need an exact token count).
+    ignore_eos: bool = False
 
 
 class RequestHandle:

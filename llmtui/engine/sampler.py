@@ -12,7 +12,9 @@ def build_sampler(options: Options, n_vocab: int, n_ctx: int) -> llama_cpp.llama
     min-p), then temperature and a draw; temperature 0 picks the most likely token.
     The caller frees it with `llama_sampler_free`."""
     seed = llama_cpp.LLAMA_DEFAULT_SEED if options.seed < 0 else options.seed & 0xFFFFFFFF
-    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    chain: llama_cpp.llama_sampler_p = llama_cpp.llama_sampler_chain_init(
+        llama_cpp.llama_sampler_chain_default_params()
+    )
 
     def add(sampler: llama_cpp.llama_sampler_p) -> None:
         llama_cpp.llama_sampler_chain_add(chain, sampler)
@@ -41,7 +43,11 @@ def build_sampler(options: Options, n_vocab: int, n_ctx: int) -> llama_cpp.llama
         )
     elif options.mirostat == 2:
         add(llama_cpp.llama_sampler_init_temp(options.temperature))
-        add(llama_cpp.llama_sampler_init_mirostat_v2(seed, options.mirostat_tau, options.mirostat_eta))
+        add(
+            llama_cpp.llama_sampler_init_mirostat_v2(
+                seed, options.mirostat_tau, options.mirostat_eta
+            )
+        )
     else:
         if options.top_k > 0:
             add(llama_cpp.llama_sampler_init_top_k(options.top_k))

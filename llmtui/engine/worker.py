@@ -216,8 +216,11 @@ class ModelWorker:
         template = spec.template or header.chat_template
         try:
             prompt: TemplatePrompt | TranscriptPrompt = (
-                TemplatePrompt(template, _token_text(vocab, llm.token_bos()),
-                               _token_text(vocab, llm.token_eos()))
+                TemplatePrompt(
+                    template,
+                    _token_text(vocab, llm.token_bos()),
+                    _token_text(vocab, llm.token_eos()),
+                )
                 if template
                 else TranscriptPrompt()
             )
@@ -237,8 +240,7 @@ class ModelWorker:
             load_duration=time.perf_counter_ns() - started,
             backend=self._engine.backend,
             gpu_layers=offloaded[0] if offloaded else 0,
-            kv_cache_size=int(kv_mib * 1024 * 1024)
-            or memory.kv_cache_bytes(header, llm.n_ctx()),
+            kv_cache_size=int(kv_mib * 1024 * 1024) or memory.kv_cache_bytes(header, llm.n_ctx()),
             cached=[],
         )
 
@@ -309,8 +311,14 @@ class ModelWorker:
         sampler = build_sampler(options, loaded.n_vocab, loaded.n_ctx)
         try:
             self._decode_loop(
-                handle, tokens, options, options.stop + template_stops, limit, sampler,
-                started, load_duration,
+                handle,
+                tokens,
+                options,
+                options.stop + template_stops,
+                limit,
+                sampler,
+                started,
+                load_duration,
             )
         finally:
             llama_cpp.llama_sampler_free(sampler)
@@ -342,7 +350,9 @@ class ModelWorker:
             array = self._single
         else:
             array = (llama_cpp.llama_token * len(tokens))(*tokens)
-        status = llama_cpp.llama_decode(loaded.ctx, llama_cpp.llama_batch_get_one(array, len(tokens)))
+        status = llama_cpp.llama_decode(
+            loaded.ctx, llama_cpp.llama_batch_get_one(array, len(tokens))
+        )
         if status != 0:
             mem = llama_cpp.llama_get_memory(loaded.ctx)
             llama_cpp.llama_memory_clear(mem, True)
@@ -391,9 +401,10 @@ class ModelWorker:
         times: deque[int] = deque(maxlen=_RATE_WINDOW)
         sample = llama_cpp.llama_sampler_sample
         is_eog = llama_cpp.llama_vocab_is_eog
+        ignore_eos = handle.job.ignore_eos
         while reason != "cancel" and count < limit:
             token = sample(sampler, ctx, -1)
-            if is_eog(vocab, token):
+            if is_eog(vocab, token) and not ignore_eos:
                 reason = "stop"
                 break
             count += 1
@@ -491,4 +502,3 @@ def _token_text(vocab: llama_cpp.llama_vocab_p, token: int) -> str:
         return ""
     text = llama_cpp.llama_vocab_get_text(vocab, token)
     return text.decode("utf-8", errors="replace") if text else ""
-
