@@ -155,7 +155,7 @@ class Engine:
                     context_size=state.n_ctx,
                     backend=state.backend,
                     gpu_layers=state.gpu_layers,
-                    layers=state.header.block_count,
+                    layers=state.layers,
                     expires_at=None if worker.busy else worker.expires_at,
                 )
             )

@@ -9,6 +9,7 @@ facts the stats need (layers offloaded, KV cache size) from the lines of the lat
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import re
 import threading
@@ -53,7 +54,10 @@ class LlamaLog:
     def write(self, data: bytes) -> None:
         handle = self._file
         if handle is not None:
-            handle.write(data)
+            # At interpreter exit the file may close before the last model is freed, and an
+            # exception must not cross back into C.
+            with contextlib.suppress(ValueError, OSError):
+                handle.write(data)
 
     def _on_log(self, level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         if match := _OFFLOADED.search(text):

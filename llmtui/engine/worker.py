@@ -74,6 +74,8 @@ class _Loaded:
     load_duration: int
     backend: str
     gpu_layers: int
+    # Offloadable layers as llama.cpp counts them (blocks + output) on a GPU build, else blocks.
+    layers: int
     kv_cache_size: int
     # The tokens now in the KV cache, in order: what the next request can reuse.
     cached: list[int]
@@ -240,6 +242,7 @@ class ModelWorker:
             load_duration=time.perf_counter_ns() - started,
             backend=self._engine.backend,
             gpu_layers=offloaded[0] if offloaded else 0,
+            layers=offloaded[1] if offloaded else header.block_count,
             kv_cache_size=int(kv_mib * 1024 * 1024) or memory.kv_cache_bytes(header, llm.n_ctx()),
             cached=[],
         )
@@ -402,6 +405,7 @@ class ModelWorker:
         sample = llama_cpp.llama_sampler_sample
         is_eog = llama_cpp.llama_vocab_is_eog
         ignore_eos = handle.job.ignore_eos
+        hit = False  # a stop string matched: what followed it is dropped, not flushed
         while reason != "cancel" and count < limit:
             token = sample(sampler, ctx, -1)
             if is_eog(vocab, token) and not ignore_eos:
@@ -427,7 +431,7 @@ class ModelWorker:
             if now >= next_stats:
                 next_stats = now + _STATS_INTERVAL_NS
                 handle.emit(self._live_stats(_window_rate(times), count, len(loaded.cached)))
-        if reason != "stop" or not stops:
+        if not hit:
             tail = detok.flush() + matcher.flush()
             if tail:
                 parts.append(tail)
@@ -468,7 +472,7 @@ class ModelWorker:
             kv_cache_size=loaded.kv_cache_size,
             backend=loaded.backend,
             gpu_layers=loaded.gpu_layers,
-            layers=loaded.header.block_count,
+            layers=loaded.layers,
             load_duration=loaded.load_duration,
         )
 
