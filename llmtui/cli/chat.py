@@ -15,6 +15,7 @@ from llmtui.engine import (
     Engine,
     EngineError,
     Failed,
+    LiveStats,
     Message,
     Notice,
     OptionError,
@@ -38,12 +39,16 @@ Use \"\"\" to begin and end a multi-line message.
 Ctrl+C stops an answer; Ctrl+D or /bye leaves."""
 
 
-def stream(handle: RequestHandle, out: TextIO, err: TextIO) -> Done:
+def stream(
+    handle: RequestHandle, out: TextIO, err: TextIO, on_stats: Callable[[LiveStats], None]
+) -> Done:
     """Print a request's text as it arrives; Ctrl+C cancels it and keeps what was said."""
     printed = ""
     try:
         for event in handle.events():
-            if isinstance(event, Chunk) and event.text:
+            if isinstance(event, LiveStats):
+                on_stats(event)
+            elif isinstance(event, Chunk) and event.text:
                 out.write(event.text)
                 out.flush()
                 printed = event.text
@@ -76,6 +81,7 @@ class ChatSession:
     options: dict[str, Any] = field(default_factory=dict)
     system: str | None = None
     history: list[Message] = field(default_factory=list)
+    stats: LiveStats | None = None
 
     def __post_init__(self) -> None:
         self.spec = self.model.spec()
@@ -88,7 +94,7 @@ class ChatSession:
         messages = [Message("system", self.system)] if self.system else []
         messages += [*self.history, Message("user", text)]
         handle = self.engine.chat(self.spec, messages, self.options, keep_alive=self.keep_alive)
-        done = stream(handle, self.out, self.err)
+        done = stream(handle, self.out, self.err, self._keep_stats)
         self.history += [Message("user", text), Message("assistant", done.text)]
         self._report(done)
         return done
@@ -96,15 +102,27 @@ class ChatSession:
     def complete(self, prompt: str) -> Done:
         """Continue `prompt` as plain text: how a completion model answers a one-shot run."""
         handle = self.engine.generate(self.spec, prompt, self.options, keep_alive=self.keep_alive)
-        done = stream(handle, self.out, self.err)
+        done = stream(handle, self.out, self.err, self._keep_stats)
         self._report(done)
         return done
+
+    def _keep_stats(self, stats: LiveStats) -> None:
+        self.stats = stats
+
+    def offload(self) -> str:
+        """Where the model runs, e.g. 'CUDA, 31/31 layers offloaded' or 'CPU'."""
+        if self.stats is None:
+            return "not loaded yet"
+        if self.stats.backend == "CPU":
+            return "CPU"
+        return f"{self.stats.backend}, {self.stats.gpu_layers}/{self.stats.layers} layers offloaded"
 
     def _report(self, done: Done) -> None:
         if done.done_reason == "cancel":
             self.err.write("(stopped)\n")
         if self.verbose:
             self.err.write(fmt.timings(done) + "\n")
+            self.err.write(f"backend:              {self.offload()}\n")
         self.err.flush()
 
     # -- slash commands -----------------------------------------------------------------
@@ -164,6 +182,7 @@ class ChatSession:
                 ("embedding length", str(header.embedding_length)),
                 ("quantization", header.quantization),
                 ("chat template", "yes" if header.chat_template else "none (completion model)"),
+                ("backend", self.offload()),
             ]
             self.out.write("\n".join(f"  {k:<18}{v}" for k, v in rows) + "\n")
         elif what == "parameters":
