@@ -1,0 +1,225 @@
+"""The engine on the real starter models: streaming, statistics, sampling, cancel, reuse."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from conftest import GREEDY
+from llama_cpp import Llama
+
+from llmtui.engine import (
+    Chunk,
+    Done,
+    Engine,
+    Event,
+    Failed,
+    LiveStats,
+    Message,
+    ModelSpec,
+    Notice,
+)
+
+HAIKU = [Message("user", "Write a haiku about the sea.")]
+
+
+def collect(handle_events: object) -> tuple[list[Event], Done]:
+    events = list(handle_events)  # type: ignore[call-overload]
+    last = events[-1]
+    if isinstance(last, Failed):
+        raise last.error
+    assert isinstance(last, Done)
+    return events, last
+
+
+def test_streaming_and_final_statistics(engine: Engine, smollm2: ModelSpec) -> None:
+    handle = engine.chat(smollm2, HAIKU, {**GREEDY, "num_predict": 48})
+    events, done = collect(handle.events())
+    chunks = [e for e in events if isinstance(e, Chunk)]
+    assert "".join(c.text for c in chunks) == done.text
+    assert sum(c.tokens for c in chunks) == done.eval_count > 0
+    assert done.done_reason in ("stop", "length")
+    assert done.prompt_eval_count > 10
+    for name in ("total_duration", "prompt_eval_duration", "eval_duration", "time_to_first_token"):
+        assert getattr(done, name) > 0, name
+    assert done.total_duration >= done.prompt_eval_duration + done.eval_duration
+    assert math.isfinite(done.eval_rate) and done.eval_rate > 0
+    assert math.isfinite(done.prompt_eval_rate) and done.prompt_eval_rate > 0
+    # llama.cpp's own counters agree with ours: every generated token but the last is decoded.
+    assert done.perf.eval_ms > 0
+    assert done.perf.eval_tokens in (done.eval_count - 1, done.eval_count)
+
+
+def test_live_stats(engine: Engine, smollm2: ModelSpec) -> None:
+    events, done = collect(engine.chat(smollm2, HAIKU, {**GREEDY, "num_predict": 40}).events())
+    stats = [e for e in events if isinstance(e, LiveStats)]
+    assert stats, "at least the final stats"
+    last = stats[-1]
+    assert last.model == smollm2.name
+    assert last.context_size >= 4096
+    assert last.context_used == done.context_used > done.eval_count
+    assert last.rss > last.model_size > 50_000_000
+    assert last.kv_cache_size == 30 * 3 * 128 * 2 * last.context_size  # f16 K and V
+    assert last.backend == engine.backend
+    assert last.layers == 30
+    assert 0 <= last.gpu_layers <= last.layers + 1
+    assert last.eval_count == done.eval_count
+
+
+def test_same_seed_same_text(engine: Engine, smollm2: ModelSpec) -> None:
+    sampled = {"temperature": 0.9, "seed": 1234, "num_predict": 40}
+    first = engine.chat(smollm2, HAIKU, sampled).wait()
+    engine.chat(smollm2, [Message("user", "Name a colour.")], GREEDY).wait()  # disturb the cache
+    second = engine.chat(smollm2, HAIKU, sampled).wait()
+    assert first.text == second.text
+    other = engine.chat(smollm2, HAIKU, {**sampled, "seed": 99}).wait()
+    assert other.text != first.text
+
+
+def test_num_predict(engine: Engine, smollm2: ModelSpec) -> None:
+    story = [Message("user", "Tell me a long story about a dragon.")]
+    done = engine.chat(smollm2, story, {**GREEDY, "num_predict": 7}).wait()
+    assert (done.eval_count, done.done_reason) == (7, "length")
+
+
+def test_stop_strings(engine: Engine, smollm2: ModelSpec) -> None:
+    story = [Message("user", "Tell me a long story about a dragon.")]
+    full = engine.chat(smollm2, story, {**GREEDY, "num_predict": 60}).wait().text
+    words = full.split()
+    stop = words[len(words) // 2]
+    expected = full[: full.index(stop)]
+    done = engine.chat(smollm2, story, {**GREEDY, "num_predict": 60, "stop": [stop]}).wait()
+    assert done.text == expected
+    assert done.done_reason == "stop"
+
+
+def test_cancel_within_one_token_and_model_stays(engine: Engine, smollm2: ModelSpec) -> None:
+    story = [Message("user", "Tell me a long story about a dragon.")]
+    seen: list[Event] = []
+    handle_box: list[object] = []
+
+    def on_event(event: Event) -> None:
+        seen.append(event)
+        chunks = sum(1 for e in seen if isinstance(e, Chunk))
+        if chunks == 5:
+            handle_box[0].cancel()  # type: ignore[attr-defined]
+
+    handle = engine.chat(smollm2, story, {**GREEDY, "num_predict": 500}, on_event=on_event)
+    handle_box.append(handle)
+    done = handle.wait(timeout=60)
+    assert done.done_reason == "cancel"
+    assert done.eval_count == 5  # cancelled after the 5th token: not one more
+    assert done.text == "".join(e.text for e in seen if isinstance(e, Chunk))
+    assert done.text
+    after = engine.chat(smollm2, HAIKU, GREEDY).wait()
+    assert after.eval_count > 0
+
+
+def test_next_turn_reuses_the_evaluated_prefix(engine: Engine, smollm2: ModelSpec) -> None:
+    first_turn = [Message("system", "You are terse."), Message("user", "What is a haiku?")]
+    first = engine.chat(smollm2, first_turn, GREEDY).wait()
+    second_turn = [
+        *first_turn,
+        Message("assistant", first.text),
+        Message("user", "Write one about autumn."),
+    ]
+    second = engine.chat(smollm2, second_turn, GREEDY).wait()
+    new_message_tokens = len(tokenize(smollm2, "Write one about autumn."))
+    # Only the new user message, plus a few template tokens around it, is evaluated.
+    assert new_message_tokens <= second.prompt_eval_count <= new_message_tokens + 12
+    assert second.context_used > first.context_used
+
+
+def tokenize(spec: ModelSpec, text: str) -> list[int]:
+    vocab = Llama(str(spec.path), vocab_only=True, verbose=True)  # the tokenizer alone
+    try:
+        return list(vocab.tokenize(text.encode(), add_bos=False))
+    finally:
+        vocab.close()
+
+
+def test_generate_plain_completion(engine: Engine, gemma3: ModelSpec) -> None:
+    done = engine.generate(gemma3, "The capital of France is", GREEDY).wait()
+    assert done.eval_count > 0
+    assert done.text.strip()
+
+
+def test_chat_with_a_completion_model_says_so(engine: Engine, gemma3: ModelSpec) -> None:
+    events, done = collect(
+        engine.chat(gemma3, [Message("user", "What is the capital of France?")], GREEDY).events()
+    )
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("has no chat template" in n for n in notices)
+    # The transcript prompt gets a real answer, not llama-2's empty one.
+    assert done.eval_count > 0 and done.text.strip()
+    assert "User:" not in done.text
+
+
+def test_two_models_at_once(engine: Engine, smollm2: ModelSpec, gemma3: ModelSpec) -> None:
+    a = engine.chat(smollm2, HAIKU, GREEDY)
+    b = engine.generate(gemma3, "Once upon a time", GREEDY)
+    assert a.wait(timeout=120).eval_count > 0
+    assert b.wait(timeout=120).eval_count > 0
+    names = {m.name for m in engine.loaded()}
+    assert {smollm2.name, gemma3.name} <= names
+    threads = {t.name for t in threading.enumerate()}
+    assert {f"llmtui-model:{smollm2.name}", f"llmtui-model:{gemma3.name}"} <= threads
+
+
+def test_load_option_change_reloads(engine: Engine, smollm2: ModelSpec) -> None:
+    first = engine.chat(smollm2, HAIKU, {**GREEDY, "num_ctx": 1024}).wait()
+    again = engine.chat(smollm2, HAIKU, {**GREEDY, "num_ctx": 1024, "temperature": 0.5}).wait()
+    assert first.load_duration > 0
+    assert again.load_duration == 0  # a per-request option: no reload
+    back = engine.chat(smollm2, HAIKU, GREEDY).wait()
+    assert back.load_duration > 0
+
+
+def test_keep_alive_unloads(smollm2: ModelSpec) -> None:
+    engine = Engine()
+    try:
+        engine.chat(smollm2, HAIKU, GREEDY, keep_alive=0.5).wait()
+        assert [m.name for m in engine.loaded()] == [smollm2.name]
+        assert engine.wait_unloaded(smollm2.name, timeout=10)
+        assert engine.loaded() == []
+        # Loaded again on demand; 0 unloads as soon as the answer is done.
+        engine.chat(smollm2, HAIKU, GREEDY, keep_alive=0).wait()
+        assert engine.wait_unloaded(smollm2.name, timeout=10)
+        # Negative: kept for good.
+        engine.chat(smollm2, HAIKU, GREEDY, keep_alive=-1).wait()
+        time.sleep(0.3)
+        (model,) = engine.loaded()
+        assert model.expires_at is None
+        assert engine.unload(smollm2.name)
+        assert engine.wait_unloaded(smollm2.name, timeout=10)
+    finally:
+        engine.close()
+
+
+def test_unloading_frees_memory(smollm2: ModelSpec) -> None:
+    from llmtui.engine.system import rss_bytes
+
+    engine = Engine()
+    try:
+        before = rss_bytes()
+        engine.chat(smollm2, HAIKU, {**GREEDY, "use_mmap": False}, keep_alive=-1).wait()
+        loaded = rss_bytes()
+        assert loaded - before > 50_000_000  # weights read into memory
+        engine.unload(smollm2.name)
+        assert engine.wait_unloaded(smollm2.name)
+        assert rss_bytes() < loaded - 50_000_000
+    finally:
+        engine.close()
+
+
+def test_text_held_back_for_a_stop_string_is_kept_at_the_end(
+    engine: Engine, smollm2: ModelSpec
+) -> None:
+    full = engine.chat(smollm2, HAIKU, {**GREEDY, "num_predict": 200}).wait()
+    assert full.done_reason == "stop"  # ended by the model's end-of-turn token
+    # A stop string that starts with the reply's last character holds it back until the end.
+    done = engine.chat(
+        smollm2, HAIKU, {**GREEDY, "num_predict": 200, "stop": [full.text[-1] + "\x00never"]}
+    ).wait()
+    assert done.text == full.text
