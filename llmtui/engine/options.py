@@ -141,8 +141,14 @@ def coerce(name: str, value: Any) -> Any:
         raise OptionError(f"option {name} must be {wanted}, not {value!r}") from None
     low, high = _RANGES.get(name, (float("-inf"), float("inf")))
     if not low <= number <= high or number != number:
-        raise OptionError(f"option {name} must be between {low:g} and {high:g}, not {value!r}")
+        raise OptionError(
+            f"option {name} must be between {_number(low)} and {_number(high)}, not {value!r}"
+        )
     return number
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _exact_int(value: float) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -23,6 +23,12 @@ class RenderedPrompt:
     stop: tuple[str, ...]
     # Whether the text already holds the model's special tokens (BOS), so none is added.
     has_special: bool
+
+
+class PromptTemplate(Protocol):
+    """Anything that renders a conversation into a prompt (a Modelfile's Go template...)."""
+
+    def render(self, messages: Sequence[Message]) -> RenderedPrompt: ...
 
 
 class TemplatePrompt:

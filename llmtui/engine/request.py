@@ -41,6 +41,8 @@ class RequestHandle:
         self._cancel = threading.Event()
         self._finished = threading.Event()
         self.result: Done | Failed | None = None
+        # The exact text the model was sent (after the template), once it is known.
+        self.prompt: str | None = None
 
     def cancel(self) -> None:
         """Stop generating; the model checks before each next token."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmtui.engine.prompt import Message
+from llmtui.engine.prompt import Message, PromptTemplate
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class ModelSpec:
     path: Path
     options: Mapping[str, Any] = field(default_factory=dict)
     system: str | None = None
-    # A Jinja chat template replacing the GGUF's own.
-    template: str | None = None
+    # Replaces the GGUF's own chat template: Jinja source text, or a ready renderer.
+    template: str | PromptTemplate | None = None
     messages: tuple[Message, ...] = ()
     adapter: Path | None = None
 

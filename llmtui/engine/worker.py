@@ -35,7 +35,13 @@ from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
 from llmtui.engine.gguf import GGUFHeader, read_header
 from llmtui.engine.llamalog import LOG
 from llmtui.engine.options import Options
-from llmtui.engine.prompt import Message, RenderedPrompt, TemplatePrompt, TranscriptPrompt
+from llmtui.engine.prompt import (
+    Message,
+    PromptTemplate,
+    RenderedPrompt,
+    TemplatePrompt,
+    TranscriptPrompt,
+)
 from llmtui.engine.request import RequestHandle
 from llmtui.engine.sampler import build_sampler
 from llmtui.engine.spec import ModelSpec
@@ -70,7 +76,7 @@ class _Loaded:
     vocab: llama_cpp.llama_vocab_p
     n_ctx: int
     n_vocab: int
-    prompt: TemplatePrompt | TranscriptPrompt
+    prompt: PromptTemplate
     load_duration: int
     backend: str
     gpu_layers: int
@@ -217,14 +223,14 @@ class ModelWorker:
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         template = spec.template or header.chat_template
         try:
-            prompt: TemplatePrompt | TranscriptPrompt = (
+            prompt: PromptTemplate = (
                 TemplatePrompt(
                     template,
                     _token_text(vocab, llm.token_bos()),
                     _token_text(vocab, llm.token_eos()),
                 )
-                if template
-                else TranscriptPrompt()
+                if isinstance(template, str)
+                else template or TranscriptPrompt()
             )
         except Exception as error:
             llm.close()
@@ -283,6 +289,7 @@ class ModelWorker:
             tokens = self._tokenize(rendered)
             droppable = [i for i, m in enumerate(messages[:-1]) if m.role != "system"]
             if len(tokens) + reserve <= loaded.n_ctx or not droppable:
+                handle.prompt = rendered.text
                 return tokens, rendered.stop
             del messages[droppable[0]]
 
@@ -300,6 +307,7 @@ class ModelWorker:
             tokens, template_stops = self._chat_tokens(handle)
         else:
             assert job.prompt is not None
+            handle.prompt = job.prompt
             tokens = self._tokenize(RenderedPrompt(job.prompt, (), False))
             template_stops = ()
         if not tokens:
