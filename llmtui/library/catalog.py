@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmtui.engine import ModelSpec
 from llmtui.library import digests, names, starters
+from llmtui.library.store import Manifest, Store
 
 
 class UnknownModel(LookupError):
@@ -18,16 +20,17 @@ class UnknownModel(LookupError):
 @dataclass(frozen=True)
 class LibraryModel:
     name: str
-    source: str
+    source: str  # "starter" or "created"
     size: int
     modified: float  # seconds since the epoch
-    id: str  # the first 12 hex digits of the file's sha256, as `ollama list` shows
+    id: str  # 12 hex digits of a sha256, as `ollama list` shows
     description: str
-    starter: starters.Starter
+    make_spec: Callable[[], ModelSpec]
+    manifest: Manifest | None = None
 
     def spec(self) -> ModelSpec:
         """What the engine needs to run it (assembling a starter on first use)."""
-        return ModelSpec(name=self.name, path=self.starter.locate())
+        return self.make_spec()
 
 
 def _starter_entry(starter: starters.Starter) -> LibraryModel:
@@ -50,12 +53,36 @@ def _starter_entry(starter: starters.Starter) -> LibraryModel:
         modified=modified,
         id=digest[:12],
         description=starter.description,
-        starter=starter,
+        make_spec=lambda: ModelSpec(name=starter.name, path=starter.locate()),
     )
 
 
-def list_models() -> list[LibraryModel]:
-    return sorted((_starter_entry(s) for s in starters.installed()), key=lambda m: m.name)
+def _created_entry(manifest: Manifest) -> LibraryModel:
+    try:
+        size = manifest.path.stat().st_size
+    except OSError:
+        size = 0
+    return LibraryModel(
+        name=manifest.name,
+        source="created",
+        size=size,
+        modified=manifest.created.timestamp(),
+        id=manifest.digest[:12],
+        description=f"created from {manifest.from_}",
+        make_spec=manifest.spec,
+        manifest=manifest,
+    )
+
+
+def list_models(problems: list[str] | None = None) -> list[LibraryModel]:
+    """Every model; sentences about what could not be read go to `problems`."""
+    manifests, unreadable = Store().all()
+    if problems is not None:
+        problems.extend(unreadable)
+    models = [_starter_entry(s) for s in starters.installed()]
+    taken = {m.name for m in models}
+    models += [_created_entry(m) for m in manifests if m.name not in taken]
+    return sorted(models, key=lambda m: m.name)
 
 
 def find(text: str) -> LibraryModel:
@@ -82,3 +109,7 @@ def find(text: str) -> LibraryModel:
     elif not close:
         hint = f"; `llmtui list` shows the {len(models)} installed"
     raise UnknownModel(f"model {text!r} not found{hint}")
+
+
+def is_starter(name: str) -> bool:
+    return any(s.name == name for s in starters.STARTERS)

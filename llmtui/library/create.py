@@ -1,0 +1,94 @@
+"""`llmtui create`: a Modelfile turned into a model in the store.
+
+The base (FROM) is a library model, a GGUF path, or a Hugging Face reference already in the
+cache. A base that is itself a created model passes on what its Modelfile said, and this
+Modelfile's own instructions take precedence, as in Ollama. Nothing is copied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llmtui.engine.errors import ModelFileError
+from llmtui.engine.gguf import read_header
+from llmtui.library import catalog, hfcache
+from llmtui.library.store import Manifest, Store, full_name, utc_now
+from llmtui.modelfile import Modelfile, ModelfileError
+
+
+def _looks_like_path(value: str) -> bool:
+    return value.startswith(("/", "./", "../", "~", ".\\")) or value.lower().endswith(".gguf")
+
+
+def _gguf_at(value: str, base_dir: Path, modelfile: Modelfile, key: str) -> Path:
+    line, column = modelfile.where.get(key, (1, 1))
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        read_header(path)
+    except ModelFileError as error:
+        raise ModelfileError(line, column, f"{key}: {error}") from None
+    return path.resolve()
+
+
+def _base(modelfile: Modelfile, base_dir: Path) -> tuple[Path, Manifest | None]:
+    value = modelfile.from_
+    line, column = modelfile.where.get("FROM", (1, 1))
+    if _looks_like_path(value):
+        return _gguf_at(value, base_dir, modelfile, "FROM"), None
+    if hfcache.is_reference(value):
+        try:
+            return hfcache.cached_gguf(value), None
+        except LookupError as error:
+            raise ModelfileError(line, column, f"FROM: {error}") from None
+    try:
+        model = catalog.find(value)
+    except catalog.UnknownModel as error:
+        raise ModelfileError(line, column, f"FROM: {error}") from None
+    if model.manifest is not None:
+        return model.manifest.path, model.manifest
+    try:
+        return model.spec().path, None
+    except (OSError, ValueError) as error:
+        raise ModelfileError(line, column, f"FROM: {model.name} is unusable: {error}") from None
+
+
+def create(name: str, modelfile: Modelfile, base_dir: Path, store: Store | None = None) -> Manifest:
+    """Check everything the Modelfile refers to, then write the manifest in one step:
+    a failed create leaves nothing behind."""
+    store = store or Store()
+    target = full_name(name)
+    if catalog.is_starter(target):
+        raise ValueError(f"{target} is a starter model's name; choose another")
+    path, inherited = _base(modelfile, base_dir)
+    parameters: dict[str, Any] = dict(inherited.parameters) if inherited else {}
+    parameters.update(modelfile.options())
+    adapter = (
+        _gguf_at(modelfile.adapter, base_dir, modelfile, "ADAPTER")
+        if modelfile.adapter
+        else (inherited.adapter if inherited else None)
+    )
+
+    def mine_or_base(value: Any, attribute: str) -> Any:
+        if value or inherited is None:
+            return value
+        return getattr(inherited, attribute)
+
+    manifest = Manifest(
+        name=target,
+        # A path is stored absolute, so that `show --modelfile` recreates it from anywhere.
+        from_=str(path) if _looks_like_path(modelfile.from_) else modelfile.from_,
+        path=path,
+        created=utc_now(),
+        parameters=parameters,
+        system=mine_or_base(modelfile.system, "system"),
+        template=mine_or_base(modelfile.template, "template"),
+        adapter=adapter,
+        messages=mine_or_base(modelfile.messages, "messages"),
+        license=mine_or_base(modelfile.license, "license"),
+        requires=modelfile.requires,
+    )
+    store.save(manifest)
+    return manifest
