@@ -8,10 +8,12 @@ from collections.abc import Sequence
 
 from llmtui import __version__
 from llmtui.cli import format as fmt
+from llmtui.cli import models
 from llmtui.cli.chat import ChatSession, interactive
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find, list_models
+from llmtui.library.names import InvalidName
 
 DEFAULT_MODEL = "smollm2:135m"
 
@@ -40,6 +42,29 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("list", aliases=["ls"], help="List models")
+
+    create = commands.add_parser("create", help="Create a model from a Modelfile")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("-f", "--file", default="Modelfile", help="the Modelfile (./Modelfile)")
+
+    show = commands.add_parser("show", help="Show a model's details")
+    show.add_argument("name", metavar="NAME")
+    what = show.add_mutually_exclusive_group()
+    for part in ("modelfile", "parameters", "system", "template", "license"):
+        what.add_argument(
+            f"--{part}",
+            dest="what",
+            action="store_const",
+            const=part,
+            help=f"print only the {part}",
+        )
+
+    copy = commands.add_parser("cp", help="Copy a model")
+    copy.add_argument("source", metavar="SOURCE")
+    copy.add_argument("destination", metavar="DESTINATION")
+
+    remove = commands.add_parser("rm", help="Remove models")
+    remove.add_argument("names", metavar="NAME", nargs="+")
     return parser
 
 
@@ -50,13 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         if args.command == "run":
             return _run(args)
+        if args.command == "create":
+            return models.create_command(args.name, args.file)
+        if args.command == "show":
+            return models.show_command(args.name, args.what)
+        if args.command == "cp":
+            return models.copy_command(args.source, args.destination)
+        if args.command == "rm":
+            return models.remove_command(args.names)
         # No command: until the workbench lands, chat with the default model.
         return _run(
             argparse.Namespace(
                 model=DEFAULT_MODEL, prompt=[], verbose=False, keepalive="5m", no_memory_check=False
             )
         )
-    except (UnknownModel, EngineError, OptionError) as error:
+    except (UnknownModel, EngineError, OptionError, InvalidName) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
@@ -64,8 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list() -> int:
-    rows = [(m.name, m.id, fmt.human_size(m.size), fmt.ago(m.modified)) for m in list_models()]
+    problems: list[str] = []
+    models = list_models(problems)
+    rows = [(m.name, m.id, fmt.human_size(m.size), fmt.ago(m.modified)) for m in models]
     print(fmt.table(("NAME", "ID", "SIZE", "MODIFIED"), rows))
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     return 0
 
 

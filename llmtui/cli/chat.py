@@ -6,6 +6,7 @@ import contextlib
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from llmtui.cli import format as fmt
@@ -23,7 +24,9 @@ from llmtui.engine import (
 )
 from llmtui.engine.gguf import read_header
 from llmtui.engine.options import OPTION_TYPES, coerce
-from llmtui.library import LibraryModel
+from llmtui.library import LibraryModel, UnknownModel, find
+from llmtui.library.create import create
+from llmtui.modelfile import Modelfile, ModelfileError
 
 HELP = """Available Commands:
   /set parameter NAME VALUE   Set a parameter (e.g. /set parameter temperature 0.2)
@@ -32,6 +35,8 @@ HELP = """Available Commands:
   /show parameters            Show the parameters in use
   /show system                Show the system prompt
   /clear                      Clear the conversation
+  /save NAME                  Save this chat (system, parameters, messages) as a model
+  /load NAME                  Switch to another model
   /bye                        Exit
   /?, /help                   Help for a command
 
@@ -142,9 +147,42 @@ class ChatSession:
             self._set(line)
         elif name == "/show":
             self._show(words[1].lower() if len(words) > 1 else "")
+        elif name == "/save" and len(words) == 2:
+            self._save(words[1])
+        elif name == "/load" and len(words) == 2:
+            self._load(words[1])
+        elif name in ("/save", "/load"):
+            self.out.write(f"Usage: {name} NAME\n")
         else:
             self.out.write(f"Unknown command '{words[0]}'. Type /? for help\n")
         return True
+
+    def _save(self, name: str) -> None:
+        """Ollama's /save: this chat as a new model, built on the current one."""
+        modelfile = Modelfile(
+            from_=self.model.name,
+            parameters=tuple((key, value) for key, value in self.options.items() if key != "stop")
+            + tuple(("stop", (stop,)) for stop in self.options.get("stop", ())),
+            system=self.system,
+            messages=tuple((m.role, m.content) for m in self.history),
+        )
+        try:
+            manifest = create(name, modelfile, Path.cwd())
+        except (ModelfileError, ValueError) as error:
+            self.out.write(f"Couldn't save the model: {error}\n")
+            return
+        self.out.write(f"Created new model '{manifest.name}'\n")
+
+    def _load(self, name: str) -> None:
+        try:
+            model = find(name)
+        except UnknownModel as error:
+            self.out.write(f"Couldn't load the model: {error}\n")
+            return
+        self.model, self.spec, self.stats = model, model.spec(), None
+        self.system = None
+        self.history.clear()
+        self.out.write(f"Loading model '{model.name}'\n")
 
     def _set(self, line: str) -> None:
         parts = line.split(maxsplit=2)
@@ -177,7 +215,7 @@ class ChatSession:
             rows = [
                 ("model", self.model.name),
                 ("architecture", header.architecture),
-                ("parameters", _count(header.parameter_count)),
+                ("parameters", fmt.count(header.parameter_count)),
                 ("context length", str(header.context_length)),
                 ("embedding length", str(header.embedding_length)),
                 ("quantization", header.quantization),
@@ -187,14 +225,8 @@ class ChatSession:
             self.out.write("\n".join(f"  {k:<18}{v}" for k, v in rows) + "\n")
         elif what == "parameters":
             changed = self.engine.options_for(self.spec, self.options).changed()
-            if not changed:
-                self.out.write("No parameters set; the defaults apply.\n")
-            for name, value in changed.items():
-                values = value if isinstance(value, tuple) else (value,)
-                for item in values:
-                    self.out.write(
-                        f"{name:<20}{item!r}\n" if isinstance(item, str) else f"{name:<20}{item}\n"
-                    )
+            lines = fmt.parameter_lines(changed.items())
+            self.out.write("\n".join(lines) + "\n" if lines else "No parameters set.\n")
         elif what == "system":
             self.out.write(
                 (self.system or self.spec.system or "No system message was specified.") + "\n"
@@ -209,13 +241,6 @@ def _unquote(text: str) -> str:
         if len(text) >= 2 * len(quote) and text.startswith(quote) and text.endswith(quote):
             return text[len(quote) : -len(quote)]
     return text
-
-
-def _count(n: int) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
 
 
 def read_message(read: Callable[[str], str] = input) -> str | None:

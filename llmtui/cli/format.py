@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from llmtui.engine import Done
 from llmtui.engine.memory import human_bytes as human_size
 
-__all__ = ["ago", "duration", "human_size", "table", "timings"]
+__all__ = ["ago", "count", "duration", "human_size", "parameter_lines", "table", "timings"]
 
 
 def duration(ns: int) -> str:
@@ -66,3 +67,21 @@ def timings(done: Done) -> str:
             f"eval rate:            {done.eval_rate:.2f} tokens/s",
         ]
     )
+
+
+def count(n: int) -> str:
+    """Parameter counts as model cards give them: 134.5M, 2.7B."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def parameter_lines(parameters: Iterable[tuple[str, Any]]) -> list[str]:
+    """`name  value` lines as `ollama show --parameters` prints them: text quoted, and one
+    line per item of a list (stop)."""
+    lines = []
+    for name, value in parameters:
+        for item in value if isinstance(value, tuple | list) else (value,):
+            lines.append(f"{name:<20}{item!r}" if isinstance(item, str) else f"{name:<20}{item}")
+    return lines
