@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +41,17 @@ def gemma3() -> ModelSpec:
 
 # Greedy and short: fast, and the same text every time.
 GREEDY = {"temperature": 0, "num_predict": 32, "seed": 7}
+
+
+def script(*lines: str | type[BaseException]) -> Callable[[str], str]:
+    """A stand-in for input(): returns each line in turn (raising any exception class
+    given instead), then EOFError, as a terminal does at Ctrl+D."""
+    feed: Iterator[str | type[BaseException]] = iter(lines)
+
+    def read(prompt: str) -> str:
+        item = next(feed, EOFError)
+        if isinstance(item, type):
+            raise item
+        return item
+
+    return read

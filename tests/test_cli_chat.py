@@ -11,26 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import script
 
 from llmtui import library
 from llmtui.cli.chat import ChatSession, interactive, read_message
 from llmtui.engine import Engine
-
-
-def script(*lines: str | type[BaseException]) -> Callable[[str], str]:
-    feed: Iterator[str | type[BaseException]] = iter(lines)
-
-    def read(prompt: str) -> str:
-        item = next(feed, EOFError)
-        if isinstance(item, type):
-            raise item
-        return item
-
-    return read
 
 
 def session(engine: Engine) -> ChatSession:
