@@ -31,6 +31,7 @@ _SCALARS: dict[int, str] = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+_U64 = struct.Struct("<Q")
 # Arrays up to this length keep their values (per-layer head counts); longer ones only a count.
 _SMALL_ARRAY = 4096
 
@@ -199,6 +200,17 @@ class _Cursor:
         length = self.unpack("<Q")  # read first: `offset += unpack()` would lose its advance
         self.offset += length
 
+    def skip_strings(self, count: int) -> None:
+        """Past `count` strings (a vocabulary: ~50,000 to 250,000), in a tight loop: this is
+        most of the time a header read takes."""
+        length_at = _U64.unpack_from
+        buffer, offset, end = self.buffer, self.offset, len(self.buffer)
+        for _ in range(count):
+            if offset + 8 > end:
+                raise ModelFileError(f"{self.path} is truncated: its header ends at byte {end}")
+            offset += 8 + length_at(buffer, offset)[0]
+        self.offset = offset
+
     def value(self, kind: int) -> Any:
         if kind in _SCALARS:
             return self.unpack(_SCALARS[kind])
@@ -212,8 +224,7 @@ class _Cursor:
             if item_type in _SCALARS:
                 self.offset += count * struct.calcsize(_SCALARS[item_type])
             elif item_type == _STRING:
-                for _ in range(count):
-                    self.skip_string()
+                self.skip_strings(count)
             else:
                 raise ModelFileError(f"{self.path} has a nested metadata array it cannot skip")
             return ArrayInfo(item_type, count)

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from llmtui.engine.gguf import GGUFHeader
 
 MiB = 1024 * 1024
-# llama.cpp's fixed costs beyond weights and cache: backend buffers, the graph, the runtime.
-_OVERHEAD = 64 * MiB
+# Beyond weights and KV cache, fitted to the RSS growth measured with both starter models
+# (bench/library.py): the runtime and graph (~100 MiB), the vocabulary's tables (~256 bytes a
+# token) and one batch of activations. llama.cpp reserves a compute buffer as large as a
+# whole batch of logits, but only touches the rows it outputs.
+_OVERHEAD = 100 * MiB
+_PER_VOCAB_TOKEN = 256
 
 
 @dataclass(frozen=True)
@@ -30,29 +34,44 @@ def _per_layer(value: object, layers: int) -> list[int]:
     return [int(value) if isinstance(value, int | float) else 0] * layers
 
 
-def kv_cache_bytes(header: GGUFHeader, num_ctx: int, bytes_per_value: int = 2) -> int:
-    """The K and V cache at `num_ctx` tokens in f16, llama.cpp's default cache type.
+def kv_bytes_per_token(header: GGUFHeader, bytes_per_value: int = 2) -> int:
+    """K and V cache bytes per token of context, in f16 (llama.cpp's default cache type).
 
     Sliding-window layers are counted at the full context: an upper bound for such models."""
     layers = header.block_count
     heads = header.arch_value("attention.head_count", 0)
     heads_kv = _per_layer(header.arch_value("attention.head_count_kv", heads), layers)
-    head_dim = header.embedding_length // max(1, int(heads if isinstance(heads, int) else 1))
+    first_heads = heads[0] if isinstance(heads, list) and heads else heads
+    head_dim = header.embedding_length // max(1, int(first_heads or 1))
     key_length = int(header.arch_value("attention.key_length", head_dim))
     value_length = int(header.arch_value("attention.value_length", head_dim))
-    per_token = sum(n * (key_length + value_length) for n in heads_kv)
-    return per_token * num_ctx * bytes_per_value
+    return sum(n * (key_length + value_length) for n in heads_kv) * bytes_per_value
+
+
+def kv_cache_bytes(header: GGUFHeader, num_ctx: int) -> int:
+    return kv_bytes_per_token(header) * num_ctx
+
+
+def estimate_parts(
+    weights: int, kv_per_token: int, vocab_size: int, embedding_length: int,
+    num_ctx: int, num_batch: int = 512,
+) -> MemoryEstimate:  # fmt: skip
+    """Weights + KV cache + the rest (runtime, vocabulary, activations of one batch)."""
+    batch = min(num_batch, num_ctx)
+    return MemoryEstimate(
+        weights=weights,
+        kv_cache=kv_per_token * num_ctx,
+        compute=vocab_size * _PER_VOCAB_TOKEN + embedding_length * batch * 32 + _OVERHEAD,
+    )
 
 
 def estimate(header: GGUFHeader, num_ctx: int, num_batch: int = 512) -> MemoryEstimate:
-    """Weights + KV cache + compute buffers for running `header`'s model at `num_ctx`."""
-    logits = header.vocab_size * min(num_batch, num_ctx) * 4
-    activations = header.embedding_length * min(num_batch, num_ctx) * 4 * 8
-    return MemoryEstimate(
-        weights=header.data_size,
-        kv_cache=kv_cache_bytes(header, num_ctx),
-        compute=logits + activations + _OVERHEAD,
-    )
+    """What running `header`'s model at `num_ctx` needs; the engine refuses a model on it,
+    and the library's fit column is judged by it."""
+    return estimate_parts(
+        header.data_size, kv_bytes_per_token(header), header.vocab_size,
+        header.embedding_length, num_ctx, num_batch,
+    )  # fmt: skip
 
 
 def human_bytes(count: float) -> str:
