@@ -7,12 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from llmtui import __version__
-from llmtui.cli import format as fmt
-from llmtui.cli import models
+from llmtui.cli import library, models
 from llmtui.cli.chat import ChatSession, interactive
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
-from llmtui.library import UnknownModel, find, list_models
+from llmtui.library import UnknownModel, find
 from llmtui.library.names import InvalidName
 
 DEFAULT_MODEL = "smollm2:135m"
@@ -41,7 +40,17 @@ def _parser() -> argparse.ArgumentParser:
         help="load even if the model's memory estimate exceeds the memory available",
     )
 
-    commands.add_parser("list", aliases=["ls"], help="List models")
+    listing = commands.add_parser("list", aliases=["ls"], help="List models")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--all", action="store_true", help="include hidden models")
+
+    pull = commands.add_parser("pull", help="Download a GGUF model from Hugging Face")
+    pull.add_argument("reference", metavar="hf.co/OWNER/REPO[:QUANT]")
+
+    search = commands.add_parser("search", help="Search Hugging Face for GGUF models")
+    search.add_argument("query", metavar="QUERY", nargs="?", default="")
+    search.add_argument("--files", metavar="REPO", help="list a repository's GGUF files")
+    search.add_argument("--limit", type=int, default=20)
 
     create = commands.add_parser("create", help="Create a model from a Modelfile")
     create.add_argument("name", metavar="NAME")
@@ -65,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
 
     remove = commands.add_parser("rm", help="Remove models")
     remove.add_argument("names", metavar="NAME", nargs="+")
+    remove.add_argument(
+        "--delete-files",
+        action="store_true",
+        help="delete the files of models llmtui does not own (default: hide them)",
+    )
     return parser
 
 
@@ -72,7 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command in ("list", "ls"):
-            return _list()
+            return library.list_command(args.json, args.all)
+        if args.command == "pull":
+            return library.pull_command(args.reference)
+        if args.command == "search":
+            if not args.query and not args.files:
+                print("Error: give a QUERY, or --files REPO", file=sys.stderr)
+                return 1
+            return library.search_command(args.query, args.files, args.limit)
         if args.command == "run":
             return _run(args)
         if args.command == "create":
@@ -82,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cp":
             return models.copy_command(args.source, args.destination)
         if args.command == "rm":
-            return models.remove_command(args.names)
+            return models.remove_command(args.names, args.delete_files)
         # No command: until the workbench lands, chat with the default model.
         return _run(
             argparse.Namespace(
@@ -94,16 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
         return 0
-
-
-def _list() -> int:
-    problems: list[str] = []
-    models = list_models(problems)
-    rows = [(m.name, m.id, fmt.human_size(m.size), fmt.ago(m.modified)) for m in models]
-    print(fmt.table(("NAME", "ID", "SIZE", "MODIFIED"), rows))
-    for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
-    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
