@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-# Before anything reads a path: tests never touch the real home.
+# Before anything reads a path: tests never touch the real home, nor the real Hugging Face
+# cache, Ollama store or LM Studio folders (all of which live under HOME by default).
 _HOME = tempfile.mkdtemp(prefix="llmtui-test-home-")
 os.environ["LLMTUI_HOME"] = _HOME
+os.environ["HOME"] = str(Path(_HOME) / "user")
+os.environ["HF_HOME"] = str(Path(_HOME) / "user" / "hf")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+for variable in ("OLLAMA_MODELS", "HF_HUB_CACHE", "HF_ENDPOINT", "XDG_CACHE_HOME",
+                 "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):  # fmt: skip
+    os.environ.pop(variable, None)
 
 from llmtui import library  # noqa: E402
 from llmtui.engine import Engine, ModelSpec  # noqa: E402
@@ -55,3 +62,41 @@ def script(*lines: str | type[BaseException]) -> Callable[[str], str]:
         return item
 
     return read
+
+
+@pytest.fixture(scope="session")
+def variant_gguf(smollm2: ModelSpec, home: Path) -> Path:
+    """A real, loadable GGUF that is not a starter: SmolLM2 with another general.name, so
+    its bytes (and sha256) differ while llama.cpp loads it the same."""
+    data = smollm2.path.read_bytes()
+    old = b"Smollm2 135M 8k Lc100K Mix1 Ep2"
+    assert data.count(old) == 1
+    path = home / "variant" / "Variant-135M.Q4_1.gguf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.replace(old, b"Variant 135M for llmtui tests!!"))
+    return path
+
+
+def tiny_gguf(path: Path, name: str = "tiny", layers: int = 2) -> Path:
+    """A GGUF with metadata and no tensors: enough for listings, not for running."""
+    import struct
+
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return struct.pack("<Q", len(raw)) + raw
+
+    kvs = [
+        (b"general.architecture", 8, text("llama")),
+        (b"general.name", 8, text(name)),
+        (b"llama.block_count", 4, struct.pack("<I", layers)),
+        (b"llama.context_length", 4, struct.pack("<I", 2048)),
+        (b"llama.embedding_length", 4, struct.pack("<I", 64)),
+        (b"llama.attention.head_count", 4, struct.pack("<I", 4)),
+        (b"general.file_type", 4, struct.pack("<I", 15)),
+    ]
+    body = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs))
+    for key, kind, value in kvs:
+        body += struct.pack("<Q", len(key)) + key + struct.pack("<I", kind) + value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return path

@@ -37,10 +37,13 @@ def test_list(home: Path) -> None:
     result = llmtui("list", home=home)
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "ID", "SIZE", "MODIFIED"]
+    assert lines[0].split() == ["NAME", "ID", "SIZE", "SOURCE", "PARAMS", "QUANT", "FIT", "MODIFIED"]
     rows = {line.split()[0]: line for line in lines[1:]}
-    assert set(rows) == {"gemma3:270m", "smollm2:135m"}
-    assert re.search(r"smollm2:135m\s+[0-9a-f]{12}\s+98 MB\s+\S", rows["smollm2:135m"])
+    assert {"gemma3:270m", "smollm2:135m"} <= set(rows)
+    assert re.search(
+        r"smollm2:135m\s+[0-9a-f]{12}\s+98 MB\s+starter\s+134.5M\s+Q4_1\s+fits\s+\S",
+        rows["smollm2:135m"],
+    )
 
 
 def test_run_one_prompt_verbose(home: Path) -> None:
