@@ -211,17 +211,9 @@ class ChatSession:
 
     def _show(self, what: str) -> None:
         if what == "info":
-            header = read_header(self.spec.path)
-            rows = [
-                ("model", self.model.name),
-                ("architecture", header.architecture),
-                ("parameters", fmt.count(header.parameter_count)),
-                ("context length", str(header.context_length)),
-                ("embedding length", str(header.embedding_length)),
-                ("quantization", header.quantization),
-                ("chat template", "yes" if header.chat_template else "none (completion model)"),
-                ("backend", self.offload()),
-            ]
+            info = self.model.info
+            facts = fmt.model_rows(info) if info and not info.error else []
+            rows = [("model", self.model.name), *facts, ("backend", self.offload())]
             self.out.write("\n".join(f"  {k:<18}{v}" for k, v in rows) + "\n")
         elif what == "parameters":
             changed = self.engine.options_for(self.spec, self.options).changed()

@@ -8,8 +8,18 @@ from typing import Any
 
 from llmtui.engine import Done
 from llmtui.engine.memory import human_bytes as human_size
+from llmtui.library.metadata import ModelInfo
 
-__all__ = ["ago", "count", "duration", "human_size", "parameter_lines", "table", "timings"]
+__all__ = [
+    "ago",
+    "count",
+    "duration",
+    "human_size",
+    "model_rows",
+    "parameter_lines",
+    "table",
+    "timings",
+]
 
 
 def duration(ns: int) -> str:
@@ -67,6 +77,19 @@ def timings(done: Done) -> str:
             f"eval rate:            {done.eval_rate:.2f} tokens/s",
         ]
     )
+
+
+def model_rows(info: ModelInfo) -> list[tuple[str, str]]:
+    """A GGUF's facts as `show` and the chat's /show info print them."""
+    return [
+        ("architecture", info.architecture),
+        ("parameters", count(info.parameters)),
+        ("context length", str(info.context_length)),
+        ("embedding length", str(info.embedding_length)),
+        ("quantization", info.quantization),
+        ("chat template", "yes" if info.has_chat_template else "none (completion model)"),
+        ("vision", "yes" if info.has_vision else "no"),
+    ]
 
 
 def count(n: int) -> str:

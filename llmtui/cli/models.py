@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 from llmtui import settings
 from llmtui.cli import format as fmt
@@ -50,17 +49,11 @@ def _modelfile_of(model: LibraryModel) -> Modelfile:
     if model.manifest is not None:
         return model.manifest.modelfile()
     spec = model.spec()
-    parameters: list[tuple[str, Any]] = []
-    for key, value in spec.options.items():
-        if key == "stop":
-            parameters += [("stop", (item,)) for item in value]
-        else:
-            parameters.append((key, value))
     base = model.name if model.sources == ("starter",) else str(spec.path)
     template = spec.template if isinstance(spec.template, str) else None
     go_source = getattr(spec.template, "source", None)
     return Modelfile(
-        from_=base, parameters=tuple(parameters), system=spec.system,
+        from_=base, parameters=Modelfile.parameters_from(spec.options), system=spec.system,
         template=template or go_source,
     )  # fmt: skip
 
@@ -93,17 +86,8 @@ def _summary(model: LibraryModel, modelfile: Modelfile) -> None:
     if info is None or info.error:
         print(f"  {model.name} is broken: {info.error if info else 'no metadata'}")
         return
-    rows = [
-        ("architecture", info.architecture),
-        ("parameters", fmt.count(info.parameters)),
-        ("context length", str(info.context_length)),
-        ("embedding length", str(info.embedding_length)),
-        ("quantization", info.quantization),
-        ("chat template", "yes" if info.has_chat_template else "none (completion model)"),
-        ("vision", "yes" if info.has_vision else "no"),
-    ]
     print("  Model")
-    print("\n".join(f"    {k:<20}{v}" for k, v in rows))
+    print("\n".join(f"    {k:<20}{v}" for k, v in fmt.model_rows(info)))
     user, _ = settings.load()
     available = system.available_memory()
     estimate = info.estimate(user.num_ctx)

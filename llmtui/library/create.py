@@ -58,7 +58,14 @@ def _base(modelfile: Modelfile, base_dir: Path) -> tuple[Path, Manifest | None]:
 def create(name: str, modelfile: Modelfile, base_dir: Path, store: Store | None = None) -> Manifest:
     """Check everything the Modelfile refers to, then write the manifest in one step:
     a failed create leaves nothing behind."""
-    store = store or Store()
+    manifest = build(name, modelfile, base_dir)
+    (store or Store()).save(manifest)
+    return manifest
+
+
+def build(name: str, modelfile: Modelfile, base_dir: Path) -> Manifest:
+    """The manifest `modelfile` describes, checked but not saved (the workbench chats with
+    an unsaved buffer this way)."""
     target = full_name(name)
     if catalog.is_starter(target):
         raise ValueError(f"{target} is a starter model's name; choose another")
@@ -90,5 +97,4 @@ def create(name: str, modelfile: Modelfile, base_dir: Path, store: Store | None 
         license=mine_or_base(modelfile.license, "license"),
         requires=modelfile.requires,
     )
-    store.save(manifest)
     return manifest

@@ -48,15 +48,9 @@ class Manifest:
 
     def modelfile(self) -> Modelfile:
         """The Modelfile that recreates this model."""
-        parameters: list[tuple[str, Any]] = []
-        for name, value in self.parameters.items():
-            if name == "stop":
-                parameters += [("stop", (item,)) for item in value]
-            else:
-                parameters.append((name, value))
         return Modelfile(
             from_=self.from_,
-            parameters=tuple(parameters),
+            parameters=Modelfile.parameters_from(self.parameters),
             template=self.template,
             system=self.system,
             adapter=str(self.adapter) if self.adapter else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +37,17 @@ class Modelfile:
     warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
     # Where FROM and ADAPTER values start (line, column), for errors found when creating.
     where: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+
+    @staticmethod
+    def parameters_from(options: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """Engine options as PARAMETER lines: one per stop string, as `options()` reads them."""
+        parameters: list[tuple[str, Any]] = []
+        for name, value in options.items():
+            if name == "stop":
+                parameters += [("stop", (item,)) for item in value]
+            else:
+                parameters.append((name, value))
+        return tuple(parameters)
 
     def options(self) -> dict[str, Any]:
         """The parameters as engine options: `stop` accumulates, others take the last."""
