@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 ifeq ($(shell uname -s)-$(shell uname -m),Linux-x86_64)
 # llama-cpp-python builds llama.cpp with -march=native by default, which turns on AMX tile
@@ -28,6 +28,10 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
+
+# The SVGs in screenshots/ are saved by the app itself (save_screenshot) in these tests.
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q tests/test_tui.py -k screenshot
 
 $(VENV)/.created:
 	$(PYTHON) -c 'import sys; sys.exit("llmtui needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'

@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         help="load even if the model's memory estimate exceeds the memory available",
     )
 
+    tui = commands.add_parser("tui", help="Open the workbench (the default)")
+    tui.add_argument("model", metavar="MODEL", nargs="?", help="the model to open on")
+
     listing = commands.add_parser("list", aliases=["ls"], help="List models")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.add_argument("--all", action="store_true", help="include hidden models")
@@ -104,17 +107,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return models.copy_command(args.source, args.destination)
         if args.command == "rm":
             return models.remove_command(args.names, args.delete_files)
-        # No command: until the workbench lands, chat with the default model.
-        return _run(
-            argparse.Namespace(
-                model=DEFAULT_MODEL, prompt=[], verbose=False, keepalive="5m", no_memory_check=False
-            )
-        )
+        if args.command == "tui":
+            return _workbench(args.model)
+        return _workbench(None)
     except (UnknownModel, EngineError, OptionError, InvalidName) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
         return 0
+
+
+def _workbench(model: str | None) -> int:
+    # Imported here: only this face of llmtui needs Textual.
+    from llmtui.settings import load
+    from llmtui.tui.app import run_workbench
+
+    settings, problems = load()
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return run_workbench(model or settings.default_model)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,67 @@
+"""The stats pane: speed, context and memory, updated a few times a second at most."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, ProgressBar, Sparkline, Static
+
+from llmtui.engine import Done, LiveStats
+from llmtui.engine.memory import human_bytes
+
+
+class StatsPane(Vertical):
+    DEFAULT_CSS = """
+    StatsPane > Static { height: auto; }
+    StatsPane > Sparkline { height: 3; margin: 0 0 1 0; }
+    StatsPane > ProgressBar { margin: 0 0 1 0; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.rates: list[float] = []
+        self.last_done: Done | None = None
+        self.live: LiveStats | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("no reply yet", id="speed")
+        yield Label("tok/s of recent replies")
+        yield Sparkline([], id="rates")
+        yield Label("context", id="context-label")
+        yield ProgressBar(total=1, show_eta=False, id="context")
+        yield Static("", id="memory")
+
+    def show_live(self, stats: LiveStats) -> None:
+        self.live = stats
+        self._render_speed(stats.tokens_per_second, stats.eval_count)
+        self.query_one("#context-label", Label).update(
+            f"context {stats.context_used:,} / {stats.context_size:,}"
+        )
+        self.query_one("#context", ProgressBar).update(
+            total=stats.context_size, progress=stats.context_used
+        )
+        layers = (
+            "CPU"
+            if stats.backend == "CPU"
+            else (f"{stats.backend}, {stats.gpu_layers}/{stats.layers} layers offloaded")
+        )
+        self.query_one("#memory", Static).update(
+            f"RSS {human_bytes(stats.rss)}\nmodel {human_bytes(stats.model_size)}"
+            f"  KV cache {human_bytes(stats.kv_cache_size)}\nbackend {layers}\n"
+            f"load {stats.load_duration / 1e9:.2f} s"
+        )
+
+    def show_done(self, done: Done) -> None:
+        self.last_done = done
+        if done.eval_count:
+            self.rates.append(done.eval_rate)
+            self.query_one("#rates", Sparkline).data = self.rates[-40:]
+        self._render_speed(done.eval_rate, done.eval_count)
+
+    def _render_speed(self, rate: float, tokens: int) -> None:
+        done = self.last_done
+        extra = ""
+        if done is not None:
+            extra = (f"\nfirst token {done.time_to_first_token / 1e6:.0f} ms"
+                     f"\nprompt {done.prompt_eval_rate:.0f} tok/s")  # fmt: skip
+        self.query_one("#speed", Static).update(f"{rate:.1f} tok/s · {tokens} tokens{extra}")

@@ -1,0 +1,107 @@
+"""The workbench, driven by Pilot on the real starter model."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from llmtui.engine import Engine
+from llmtui.tui.app import Workbench
+from llmtui.tui.chat import PromptInput, Reply
+from llmtui.tui.editor import ModelfileEditor
+from llmtui.tui.stats import StatsPane
+
+SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
+
+
+async def wait_for(condition: object, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+def app_for(engine: Engine) -> Workbench:
+    return Workbench("smollm2:135m", engine=engine)
+
+
+async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        assert app.sub_title == "smollm2:135m"
+        assert isinstance(app.focused, PromptInput)
+        assert "FROM smollm2:135m" in app.query_one(ModelfileEditor).text
+
+
+async def test_chat_streams_a_reply_with_stats(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press(*"Say hello.")
+        await pilot.press("enter")
+        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await pilot.pause(0.2)
+        reply = app.query_one(Reply)
+        assert "tok/s" in str(reply.stats.render())
+        assert app.history[-1].role == "assistant" and app.history[-1].content
+        assert app.query_one(StatsPane).last_done is not None
+
+
+async def test_escape_stops_the_reply(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press(*"Write a very long story about a dragon.")
+        await pilot.press("enter")
+        await wait_for(lambda: app.reply_text)
+        await pilot.press("escape")
+        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        assert app.handle.result.done_reason == "cancel"  # type: ignore[union-attr]
+
+
+async def test_editor_validates_as_you_type(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("f4")
+        editor = app.query_one(ModelfileEditor)
+        editor.text = "FROM smollm2:135m\nPARAMETER temprature 0.5\n"
+        await pilot.pause()
+        label = str(app.query_one("#validation").render())
+        assert "2:11: unknown parameter 'temprature'" in label
+
+
+async def test_narrow_terminal_shows_tabs(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-narrow")
+        assert app.query_one("#chat").has_class("-current")
+        await pilot.press("f2")
+        assert app.query_one("#library").has_class("-current")
+        assert not app.query_one("#chat").has_class("-current")
+
+
+@pytest.mark.parametrize(("name", "size"), [("main", (160, 45)), ("narrow-80x24", (80, 24))])
+async def test_screenshots(engine: Engine, name: str, size: tuple[int, int]) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(1.0)
+        path = app.save_screenshot(filename=f"{name}.svg", path=str(SCREENSHOTS))
+        assert Path(path).read_text().startswith("<svg")
+
+
+async def test_screenshot_of_a_chat_and_an_editor_error(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press(*"Write a haiku about the sea, in a Markdown list.")
+        await pilot.press("enter")
+        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        app.query_one(
+            ModelfileEditor
+        ).text = "FROM smollm2:135m\nSYSTEM You are terse.\nPARAMETER temprature 0.5\n"
+        await pilot.pause(0.5)
+        path = app.save_screenshot(filename="chat-and-editor-error.svg", path=str(SCREENSHOTS))
+        svg = Path(path).read_text()
+        assert "temprature" in svg and "tok/s" in svg
