@@ -37,7 +37,16 @@ def test_list(home: Path) -> None:
     result = llmtui("list", home=home)
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "ID", "SIZE", "SOURCE", "PARAMS", "QUANT", "FIT", "MODIFIED"]
+    assert lines[0].split() == [
+        "NAME",
+        "ID",
+        "SIZE",
+        "SOURCE",
+        "PARAMS",
+        "QUANT",
+        "FIT",
+        "MODIFIED",
+    ]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert {"gemma3:270m", "smollm2:135m"} <= set(rows)
     assert re.search(
