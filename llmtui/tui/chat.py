@@ -63,8 +63,8 @@ class Reply(Vertical):
     """One assistant reply: its Markdown, streamed, then its stats line."""
 
     DEFAULT_CSS = """
-    Reply { height: auto; margin: 0 0 1 0; }
-    Reply > Markdown { margin: 0; padding: 0 1; }
+    Reply { height: auto; margin: 0 0 1 0; layout: stream; }
+    Reply > Markdown { margin: 0; padding: 0 1; layout: stream; }
     Reply > .stats { color: $text-muted; padding: 0 1; }
     """
 
@@ -106,6 +106,8 @@ class UserTurn(Markdown):
 class Transcript(VerticalScroll):
     """Follows the reply (anchored) until the user scrolls up."""
 
+    # `stream` arranges a growing column of children without re-measuring each one, which
+    # is what a reply growing a frame at a time needs.
     DEFAULT_CSS = """
-    Transcript { height: 1fr; }
+    Transcript { height: 1fr; layout: stream; }
     """

@@ -11,10 +11,14 @@ from llmtui.engine.memory import human_bytes
 
 
 class StatsPane(Vertical):
+    # Fixed heights: a widget whose height follows its text makes every update a layout of
+    # the whole screen (measured: most of the UI's CPU while a reply streams).
     DEFAULT_CSS = """
-    StatsPane > Static { height: auto; }
+    StatsPane > #speed { height: 3; }
+    StatsPane > #memory { height: 4; }
+    StatsPane > Label { height: 1; }
     StatsPane > Sparkline { height: 3; margin: 0 0 1 0; }
-    StatsPane > ProgressBar { margin: 0 0 1 0; }
+    StatsPane > ProgressBar { height: 1; margin: 0 0 1 0; }
     """
 
     def __init__(self, **kwargs: object) -> None:
