@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from llmtui.engine import Engine
 from llmtui.tui.app import Workbench
@@ -28,6 +29,13 @@ def app_for(engine: Engine) -> Workbench:
     return Workbench("smollm2:135m", engine=engine)
 
 
+async def ask(pilot: Pilot[None], app: Workbench, text: str) -> None:
+    """Type `text`, press Enter, and wait for the whole reply."""
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+
+
 async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -40,9 +48,7 @@ async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engin
 async def test_chat_streams_a_reply_with_stats(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.press(*"Say hello.")
-        await pilot.press("enter")
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await ask(pilot, app, "Say hello.")
         await pilot.pause(0.2)
         reply = app.query_one(Reply)
         assert "tok/s" in str(reply.stats.render())
@@ -95,9 +101,7 @@ async def test_screenshots(engine: Engine, name: str, size: tuple[int, int]) -> 
 async def test_screenshot_of_a_chat_and_an_editor_error(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.press(*"Write a haiku about the sea, in a Markdown list.")
-        await pilot.press("enter")
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await ask(pilot, app, "Write a haiku about the sea, in a Markdown list.")
         app.query_one(
             ModelfileEditor
         ).text = "FROM smollm2:135m\nSYSTEM You are terse.\nPARAMETER temprature 0.5\n"
