@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,11 @@ from llmtui.tui.chat import PromptInput, Reply
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.stats import StatsPane
 
-SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
+# `make screenshots` points this at screenshots/; a plain test run keeps the tree clean.
+SCREENSHOTS = Path(
+    os.environ.get("LLMTUI_SCREENSHOTS") or Path(os.environ["LLMTUI_HOME"]) / "shots"
+)
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
 async def wait_for(condition: object, timeout: float = 60) -> None:
