@@ -114,3 +114,13 @@ async def test_screenshot_of_a_chat_and_an_editor_error(engine: Engine) -> None:
         path = app.save_screenshot(filename="chat-and-editor-error.svg", path=str(SCREENSHOTS))
         svg = Path(path).read_text()
         assert "temprature" in svg and "tok/s" in svg
+
+
+def test_reply_hands_only_finished_blocks_to_the_markdown() -> None:
+    reply = Reply()
+    assert reply._block_end("First paragraph.\n\nSecond, still") == len("First paragraph.\n\n")
+    assert reply._block_end("no blank line yet") == 0
+    # A blank line inside an open code fence does not end a block.
+    assert reply._block_end("```python\nx = 1\n\ny = 2") == 0
+    fenced = "```python\nx = 1\n\ny = 2\n```\n\nAfter"
+    assert reply._block_end(fenced) == len(fenced) - len("After")

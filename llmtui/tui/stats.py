@@ -11,8 +11,9 @@ from llmtui.engine.memory import human_bytes
 
 
 class StatsPane(Vertical):
-    # Fixed heights: a widget whose height follows its text makes every update a layout of
-    # the whole screen (measured: most of the UI's CPU while a reply streams).
+    # Fixed heights, updated with layout=False: a text update otherwise asks for a layout of
+    # the whole screen, ten times a second while a reply streams (measured: a large part of
+    # the UI's CPU).
     DEFAULT_CSS = """
     StatsPane > #speed { height: 3; }
     StatsPane > #memory { height: 4; }
@@ -39,7 +40,7 @@ class StatsPane(Vertical):
         self.live = stats
         self._render_speed(stats.tokens_per_second, stats.eval_count)
         self.query_one("#context-label", Label).update(
-            f"context {stats.context_used:,} / {stats.context_size:,}"
+            f"context {stats.context_used:,} / {stats.context_size:,}", layout=False
         )
         self.query_one("#context", ProgressBar).update(
             total=stats.context_size, progress=stats.context_used
@@ -52,7 +53,8 @@ class StatsPane(Vertical):
         self.query_one("#memory", Static).update(
             f"RSS {human_bytes(stats.rss)}\nmodel {human_bytes(stats.model_size)}"
             f"  KV cache {human_bytes(stats.kv_cache_size)}\nbackend {layers}\n"
-            f"load {stats.load_duration / 1e9:.2f} s"
+            f"load {stats.load_duration / 1e9:.2f} s",
+            layout=False,
         )
 
     def show_done(self, done: Done) -> None:
@@ -68,4 +70,6 @@ class StatsPane(Vertical):
         if done is not None:
             extra = (f"\nfirst token {done.time_to_first_token / 1e6:.0f} ms"
                      f"\nprompt {done.prompt_eval_rate:.0f} tok/s")  # fmt: skip
-        self.query_one("#speed", Static).update(f"{rate:.1f} tok/s · {tokens} tokens{extra}")
+        self.query_one("#speed", Static).update(
+            f"{rate:.1f} tok/s · {tokens} tokens{extra}", layout=False
+        )
