@@ -14,8 +14,6 @@ from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
 from llmtui.library.names import InvalidName
 
-DEFAULT_MODEL = "smollm2:135m"
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -27,7 +27,6 @@ from llmtui.library.store import Manifest, Store
 from llmtui.modelfile import compile_template
 from llmtui.modelfile.gotemplate import TemplateError
 
-SOURCES = ("created", "starter", "hf-cache", "lmstudio", "ollama", "folder")
 # Headroom kept free for the system and the app when judging whether a model fits.
 TIGHT = 0.8
 
