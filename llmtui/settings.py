@@ -25,6 +25,9 @@ class Settings:
     num_ctx: int = 4096
     """The context size that memory fit is judged at."""
 
+    theme: str = "harbour-dark"
+    """The workbench's theme: a built-in one, one from themes/, or the user's own."""
+
 
 def settings_path() -> Path:
     return paths.config_dir() / "settings.toml"

@@ -10,10 +10,12 @@ import pytest
 from textual.pilot import Pilot
 
 from llmtui.engine import Engine
+from llmtui.settings import Settings
 from llmtui.tui.app import Workbench
 from llmtui.tui.chat import PromptInput, Reply
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.stats import StatsPane
+from llmtui.tui.themes import load_themes
 
 # `make screenshots` points this at screenshots/; a plain test run keeps the tree clean.
 SCREENSHOTS = Path(
@@ -31,7 +33,7 @@ async def wait_for(condition: object, timeout: float = 60) -> None:
 
 
 def app_for(engine: Engine) -> Workbench:
-    return Workbench("smollm2:135m", engine=engine)
+    return Workbench("smollm2:135m", engine=engine, theme=Settings().theme)
 
 
 async def ask(pilot: Pilot[None], app: Workbench, text: str) -> None:
@@ -124,3 +126,30 @@ def test_reply_hands_only_finished_blocks_to_the_markdown() -> None:
     assert reply._block_end("```python\nx = 1\n\ny = 2") == 0
     fenced = "```python\nx = 1\n\ny = 2\n```\n\nAfter"
     assert reply._block_end(fenced) == len(fenced) - len("After")
+
+
+def test_shipped_themes_load() -> None:
+    themes, problems = load_themes([Path(__file__).parent.parent / "themes"])
+    assert problems == []
+    names = {t.name for t in themes}
+    assert {"harbour-dark", "paper-light", "high-contrast", "ansi-16"} <= names
+    assert any(not t.dark for t in themes) and any(t.ansi for t in themes)
+
+
+def test_bad_user_theme_is_reported_and_skipped(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    (tmp_path / "odd.toml").write_text('name = "odd"\nprimary = "#fff"\nsparkle = true\n')
+    (tmp_path / "fine.toml").write_text('name = "fine"\nprimary = "#336699"\n')
+    themes, problems = load_themes([tmp_path])
+    assert [t.name for t in themes] == ["fine"]
+    assert any("broken.toml skipped: not a valid theme" in p for p in problems)
+    assert any("odd.toml skipped: unknown keys: sparkle" in p for p in problems)
+
+
+async def test_screenshot_light_theme_from_settings(engine: Engine) -> None:
+    app = Workbench("smollm2:135m", engine=engine, theme="paper-light")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0.5)
+        assert app.theme == "paper-light"
+        path = app.save_screenshot(filename="light-theme.svg", path=str(SCREENSHOTS))
+        assert "#f7f5f0" in Path(path).read_text().lower()

@@ -123,7 +123,7 @@ def _workbench(model: str | None) -> int:
     settings, problems = load()
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
-    return run_workbench(model or settings.default_model)
+    return run_workbench(model or settings.default_model, settings.theme)
 
 
 def _run(args: argparse.Namespace) -> int:

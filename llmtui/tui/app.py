@@ -29,6 +29,7 @@ from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.stats import StatsPane
+from llmtui.tui.themes import load_themes
 
 PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
@@ -49,8 +50,11 @@ class Workbench(App[None]):
         Binding("f8", "clear_chat", "Clear chat", id="chat.clear"),
     ]
 
-    def __init__(self, model: str | None = None, engine: Engine | None = None) -> None:
+    def __init__(
+        self, model: str | None = None, engine: Engine | None = None, theme: str | None = None
+    ) -> None:
         super().__init__()
+        self.wanted_theme = theme
         self.engine = engine or Engine()
         self._own_engine = engine is None
         self.model_name = model or "smollm2:135m"
@@ -79,6 +83,16 @@ class Workbench(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        themes, problems = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        for problem in problems:
+            self.notify(problem, severity="warning")
+        if self.wanted_theme:
+            if self.wanted_theme in self.available_themes:
+                self.theme = self.wanted_theme
+            else:
+                self.notify(f"no theme called {self.wanted_theme!r}", severity="warning")
         for pane in PANES:
             self.query_one(f"#{pane}").border_title = pane.title()
         self.query_one("#transcript", Transcript).anchor()
@@ -244,6 +258,6 @@ class Workbench(App[None]):
             self.engine.close()
 
 
-def run_workbench(model: str | None = None) -> int:
-    Workbench(model).run()
+def run_workbench(model: str | None = None, theme: str | None = None) -> int:
+    Workbench(model, theme=theme).run()
     return 0
