@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -11,10 +10,9 @@ from llmtui.cli import format as fmt
 from llmtui.engine import system
 from llmtui.engine.gguf import read_header
 from llmtui.library import LibraryModel, find
-from llmtui.library.catalog import UnknownModel, is_starter, set_hidden
+from llmtui.library.catalog import UnknownModel
 from llmtui.library.create import create
-from llmtui.library.found import split_parts
-from llmtui.library.store import Manifest, Store, full_name, utc_now
+from llmtui.library.manage import ManageError, copy_model, remove_model
 from llmtui.modelfile import Modelfile, ModelfileError, parse, serialise
 
 
@@ -113,63 +111,21 @@ def _summary(model: LibraryModel, modelfile: Modelfile) -> None:
 
 def copy_command(source: str, target: str) -> int:
     model = find(source)
-    store = Store()
-    destination = full_name(target)
-    if is_starter(destination):
-        print(f"Error: {destination} is a starter model's name; choose another", file=sys.stderr)
+    try:
+        manifest = copy_model(model, target)
+    except ManageError as error:
+        print(f"Error: {error}", file=sys.stderr)
         return 1
-    if model.manifest is not None:
-        manifest = dataclasses.replace(model.manifest, name=destination, created=utc_now())
-    else:
-        manifest = Manifest(
-            name=destination, from_=model.name, path=model.spec().path,
-            created=utc_now(),
-        )  # fmt: skip
-    store.save(manifest)
-    print(f"copied '{model.name}' to '{destination}'")
+    print(f"copied '{model.name}' to '{manifest.name}'")
     return 0
 
 
 def remove_command(names: list[str], delete_files: bool = False) -> int:
-    store = Store()
     status = 0
     for name in names:
         try:
-            model = find(name)
-            print(_remove(model, store, delete_files))
-        except (UnknownModel, RemoveError) as error:
+            print(remove_model(find(name), delete_files))
+        except (UnknownModel, ManageError) as error:
             print(f"Error: {error}", file=sys.stderr)
             status = 1
     return status
-
-
-class RemoveError(Exception):
-    pass
-
-
-def _remove(model: LibraryModel, store: Store, delete_files: bool) -> str:
-    """Delete what llmtui owns; hide what it does not, unless told to delete its files."""
-    if model.owned:
-        store.remove(model.name)
-        return f"deleted '{model.name}'"
-    if "starter" in model.sources:
-        raise RemoveError(
-            f"{model.name} is a starter model that comes with its Python package; "
-            "uninstall the package to remove it"
-        )
-    if not delete_files:
-        set_hidden(model.name)
-        return (f"hid '{model.name}' from the list; its file stays at {model.path} "
-                "(--delete-files deletes it)")  # fmt: skip
-    if "ollama" in model.sources:
-        raise RemoveError(
-            f"{model.name} belongs to Ollama, and llmtui never writes to Ollama's store: "
-            f"`ollama rm {model.name}` removes it"
-        )
-    assert model.path is not None
-    for part in split_parts(model.path) or [model.path]:
-        target = part.resolve()  # the blob behind a Hugging Face cache link
-        part.unlink(missing_ok=True)
-        target.unlink(missing_ok=True)
-    set_hidden(model.name, hidden=False)
-    return f"deleted '{model.name}' and its file {model.path}"
