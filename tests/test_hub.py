@@ -7,12 +7,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hubserver import FakeHub
+from tqdm.auto import tqdm
 
 from llmtui import library
 from llmtui.library import hub
@@ -170,3 +172,26 @@ def test_search(fake_hub: FakeHub) -> None:
     assert "split-Q8_0-00001-of-00002.gguf + split-Q8_0-00002-of-00002.gguf" in row
     nothing = cli("search", "zzz-nothing")
     assert nothing.stdout.strip() == "no GGUF models on Hugging Face match 'zzz-nothing'"
+
+
+def test_cancel_event_stops_a_pull_and_keeps_the_part(fake_hub: FakeHub) -> None:
+    fake_hub.slow["Variant-135M.Q4_1.gguf"] = 20_000_000
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    class Progress(tqdm):  # type: ignore[type-arg]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **{**kwargs, "disable": True})  # type: ignore[arg-type]
+
+        def update(self, n: float | None = 1) -> bool | None:
+            seen.append(int(n or 0))
+            if sum(seen) > 1_000_000:
+                cancel.set()
+            return super().update(n)
+
+    with pytest.raises(hub.PullCancelled, match="pulling it again resumes"):
+        hub.pull("hf.co/tester/Variant-GGUF:Q4_1", progress=Progress, cancel=cancel)
+    parts = list(Path(os.environ["HF_HOME"]).rglob("*.part"))
+    assert parts and parts[0].stat().st_size > 1_000_000
+    del fake_hub.slow["Variant-135M.Q4_1.gguf"]
+    assert hub.pull("hf.co/tester/Variant-GGUF:Q4_1").quant == "Q4_1"

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,8 @@ from huggingface_hub.file_download import http_get, repo_folder_name
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import build_hf_headers, get_session  # type: ignore[attr-defined]
 
+from tqdm.auto import tqdm
+
 from llmtui.engine.memory import human_bytes
 from llmtui.library.found import SPLIT, is_later_split_part, is_projector, quant_of
 from llmtui.library.hfcache import DEFAULT_QUANT, hub_cache, parse_reference
@@ -47,6 +50,10 @@ ORDER = [
 
 class HubError(Exception):
     """A pull or search that failed, in one sentence."""
+
+
+class PullCancelled(HubError):
+    """The pull was cancelled; what was downloaded stays for the next pull to resume."""
 
 
 @dataclass(frozen=True)
@@ -188,8 +195,14 @@ def pull(
     *,
     progress: type[Any] | None = None,
     free_space: Callable[[Path], int] = lambda p: shutil.disk_usage(p).free,
+    cancel: threading.Event | None = None,
 ) -> Pulled:
-    """Download `hf.co/OWNER/REPO[:QUANT]` into the Hugging Face cache and verify it."""
+    """Download `hf.co/OWNER/REPO[:QUANT]` into the Hugging Face cache and verify it.
+
+    `progress` is a tqdm class told of every block; setting `cancel` stops the download at
+    the next block with PullCancelled (the partial file is kept, and the next pull resumes)."""
+    if cancel is not None:
+        progress = _cancellable(progress, cancel)
     try:
         repo_id, quant = parse_reference(reference)
     except LookupError as error:
@@ -210,6 +223,23 @@ def pull(
         for filename, sha256 in zip(chosen.paths, chosen.sha256, strict=True)
     ]
     return Pulled(paths[0], chosen.quant, note)
+
+
+def _cancellable(progress: type[Any] | None, cancel: threading.Event) -> type[Any]:
+    base: type[Any] = progress or _Silent
+
+    class Cancellable(base):  # type: ignore[misc]
+        def update(self, n: float | None = 1) -> bool | None:
+            if cancel.is_set():
+                raise PullCancelled("pull cancelled; pulling it again resumes where it stopped")
+            return super().update(n)  # type: ignore[no-any-return]
+
+    return Cancellable
+
+
+class _Silent(tqdm):  # type: ignore[type-arg]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "disable": True})
 
 
 def _download(
