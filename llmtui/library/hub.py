@@ -32,7 +32,6 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import http_get, repo_folder_name
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import build_hf_headers, get_session  # type: ignore[attr-defined]
-
 from tqdm.auto import tqdm
 
 from llmtui.engine.memory import human_bytes
