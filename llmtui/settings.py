@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from llmtui import paths
+from llmtui.engine.errors import OptionError
+from llmtui.engine.options import coerce
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,12 @@ class Settings:
 
     theme: str = "harbour-dark"
     """The workbench's theme: a built-in one, one from themes/, or the user's own."""
+
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """Default parameters (Ollama's names) for every chat, under a Modelfile's own."""
+
+    keymap: dict[str, str] = field(default_factory=dict)
+    """Workbench keys by binding id, e.g. {"chat.stop" = "ctrl+c"}; `?` lists the ids."""
 
 
 def settings_path() -> Path:
@@ -50,7 +58,15 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
             problems.append(f"{path}: unknown setting {key!r} ignored")
             continue
         default = getattr(Settings(), key)
-        if isinstance(default, tuple):
+        if key == "parameters":
+            if isinstance(value, dict):
+                values[key] = _parameters(path, value, problems)
+                continue
+        elif key == "keymap":
+            if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                values[key] = dict(value)
+                continue
+        elif isinstance(default, tuple):
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 values[key] = tuple(value)
                 continue
@@ -59,3 +75,13 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
             continue
         problems.append(f"{path}: setting {key} has the wrong type ({value!r}); using the default")
     return Settings(**values), problems
+
+
+def _parameters(path: Path, given: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    for name, value in given.items():
+        try:
+            parameters[name] = coerce(name, value)
+        except OptionError as error:
+            problems.append(f"{path}: parameter {name}: {error}; ignored")
+    return parameters

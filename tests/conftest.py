@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hubserver import FakeHub
 
 # Before anything reads a path: tests never touch the real home, nor the real Hugging Face
 # cache, Ollama store or LM Studio folders (all of which live under HOME by default).
@@ -100,3 +102,30 @@ def tiny_gguf(path: Path, name: str = "tiny", layers: int = 2) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     return path
+
+
+@pytest.fixture
+def fake_hub(
+    variant_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeHub]:
+    readme = tmp_path / "README.md"
+    readme.write_text("# a model card\n")
+    data = variant_gguf.read_bytes()
+    half = len(data) // 2
+    (tmp_path / "part1").write_bytes(data[:half])
+    (tmp_path / "part2").write_bytes(data[half:])
+    server = FakeHub(
+        {
+            "tester/Variant-GGUF": {"Variant-135M.Q4_1.gguf": variant_gguf, "README.md": readme},
+            "tester/Split-GGUF": {
+                "split-Q8_0-00001-of-00002.gguf": tmp_path / "part1",
+                "split-Q8_0-00002-of-00002.gguf": tmp_path / "part2",
+            },
+            "tester/no-gguf": {"README.md": readme},
+        },
+        downloads={"tester/Variant-GGUF": 1234, "tester/Split-GGUF": 56},
+    )
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    yield server
+    server.close()
+    shutil.rmtree(Path(os.environ["HF_HOME"]) / "hub", ignore_errors=True)

@@ -88,6 +88,14 @@ def test_prompt_longer_than_the_context(engine: Engine, smollm2: ModelSpec) -> N
     still_answers(engine, smollm2)
 
 
+def test_prompt_longer_than_a_small_batch(engine: Engine, smollm2: ModelSpec) -> None:
+    # num_ctx 64 caps llama.cpp's batch at 64 tokens (the context itself is padded to 256):
+    # a 150-token prompt must go in several batches, not abort the process.
+    done = engine.generate(smollm2, "tell me " * 70, {**GREEDY, "num_ctx": 64,
+                                                     "num_predict": 4}).wait()  # fmt: skip
+    assert done.prompt_eval_count > 64 and done.eval_count == 4
+
+
 def test_long_chat_drops_oldest_turns(engine: Engine, smollm2: ModelSpec) -> None:
     history = []
     for i in range(40):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,33 +17,6 @@ from tqdm.auto import tqdm
 from llmtui import library
 from llmtui.library import hub
 from llmtui.library.hub import HubError
-
-
-@pytest.fixture
-def fake_hub(
-    variant_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeHub]:
-    readme = tmp_path / "README.md"
-    readme.write_text("# a model card\n")
-    data = variant_gguf.read_bytes()
-    half = len(data) // 2
-    (tmp_path / "part1").write_bytes(data[:half])
-    (tmp_path / "part2").write_bytes(data[half:])
-    server = FakeHub(
-        {
-            "tester/Variant-GGUF": {"Variant-135M.Q4_1.gguf": variant_gguf, "README.md": readme},
-            "tester/Split-GGUF": {
-                "split-Q8_0-00001-of-00002.gguf": tmp_path / "part1",
-                "split-Q8_0-00002-of-00002.gguf": tmp_path / "part2",
-            },
-            "tester/no-gguf": {"README.md": readme},
-        },
-        downloads={"tester/Variant-GGUF": 1234, "tester/Split-GGUF": 56},
-    )
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    yield server
-    server.close()
-    shutil.rmtree(Path(os.environ["HF_HOME"]) / "hub", ignore_errors=True)
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
+from workbench import app_for, ask, wait_for
 
 from llmtui.engine import Engine
 from llmtui.settings import Settings
-from llmtui.tui.app import Workbench
 from llmtui.tui.chat import PromptInput, Reply
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.stats import StatsPane
@@ -22,25 +20,6 @@ SCREENSHOTS = Path(
     os.environ.get("LLMTUI_SCREENSHOTS") or Path(os.environ["LLMTUI_HOME"]) / "shots"
 )
 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-
-async def wait_for(condition: object, timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.05)
-
-
-def app_for(engine: Engine) -> Workbench:
-    return Workbench("smollm2:135m", engine=engine, theme=Settings().theme)
-
-
-async def ask(pilot: Pilot[None], app: Workbench, text: str) -> None:
-    """Type `text`, press Enter, and wait for the whole reply."""
-    await pilot.press(*text)
-    await pilot.press("enter")
-    await wait_for(lambda: app.handle is not None and app.handle.result is not None)
 
 
 async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engine) -> None:
@@ -68,7 +47,7 @@ async def test_escape_stops_the_reply(engine: Engine) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press(*"Write a very long story about a dragon.")
         await pilot.press("enter")
-        await wait_for(lambda: app.reply_text)
+        await wait_for(lambda: app.reply is not None and app.reply.text)
         await pilot.press("escape")
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)
         assert app.handle.result.done_reason == "cancel"  # type: ignore[union-attr]
@@ -147,7 +126,7 @@ def test_bad_user_theme_is_reported_and_skipped(tmp_path: Path) -> None:
 
 
 async def test_screenshot_light_theme_from_settings(engine: Engine) -> None:
-    app = Workbench("smollm2:135m", engine=engine, theme="paper-light")
+    app = app_for(engine, Settings(theme="paper-light"))
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause(0.5)
         assert app.theme == "paper-light"

@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="llmtui", description="A terminal workbench for running LLMs locally on llama.cpp."
     )
     parser.add_argument("--version", action="version", version=f"llmtui {__version__}")
+    parser.add_argument(
+        "--no-mouse", action="store_true", help="the workbench ignores the mouse (slow links)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="Run a model: answer PROMPT, or chat")
@@ -40,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 
     tui = commands.add_parser("tui", help="Open the workbench (the default)")
     tui.add_argument("model", metavar="MODEL", nargs="?", help="the model to open on")
+    tui.add_argument(
+        "--no-mouse", action="store_true", help="turn mouse reporting off (slow links)"
+    )
 
     listing = commands.add_parser("list", aliases=["ls"], help="List models")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -106,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rm":
             return models.remove_command(args.names, args.delete_files)
         if args.command == "tui":
-            return _workbench(args.model)
-        return _workbench(None)
+            return _workbench(args.model, args.no_mouse)
+        return _workbench(None, args.no_mouse)
     except (UnknownModel, EngineError, OptionError, InvalidName) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
@@ -115,15 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _workbench(model: str | None) -> int:
+def _workbench(model: str | None, no_mouse: bool) -> int:
     # Imported here: only this face of llmtui needs Textual.
     from llmtui.settings import load
     from llmtui.tui.app import run_workbench
 
-    settings, problems = load()
-    for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
-    return run_workbench(model or settings.default_model, settings.theme)
+    settings, problems = load()  # problems are shown in the workbench
+    return run_workbench(model, settings, problems, mouse=not no_mouse)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -396,10 +396,13 @@ class ModelWorker:
 
         keep = self._reuse_prefix(tokens)
         prompt_started = time.perf_counter_ns()
-        for i in range(keep, len(tokens), options.num_batch):
+        # llama.cpp caps the batch at the context size it was asked for (num_ctx 64 gives 64,
+        # though the context is padded to 256); a longer batch aborts the process.
+        batch = llama_cpp.llama_n_batch(ctx)
+        for i in range(keep, len(tokens), batch):
             if handle.cancelled:
                 break
-            self._decode(tokens[i : i + options.num_batch])
+            self._decode(tokens[i : i + batch])
         prompt_done = time.perf_counter_ns()
 
         detok = Detokenizer(vocab)

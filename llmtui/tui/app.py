@@ -2,37 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
-from textual.app import App, ComposeResult
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, Tab, Tabs
+from textual.widgets import Footer, Header, Label, Static, Tab, Tabs
 
-from llmtui.engine import (
-    Done,
-    Engine,
-    EngineError,
-    Failed,
-    Message,
-    ModelSpec,
-    RequestHandle,
-)
+from llmtui import atomic, drafts, paths
+from llmtui.engine import Done, Engine, EngineError, Failed, Message, ModelSpec, OptionError
+from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, UnknownModel, find
-from llmtui.library.create import build
-from llmtui.modelfile import ModelfileError, serialise
+from llmtui.library.create import build, create
+from llmtui.library.manage import ManageError, copy_model, remove_model
+from llmtui.library.names import InvalidName
+from llmtui.library.names import parse as parse_name
+from llmtui.modelfile import Modelfile, ModelfileError, serialise
+from llmtui.modelfile.edit import with_parameter, with_system
+from llmtui.settings import Settings
 from llmtui.tui.bridge import FRAME, ReplyBridge
 from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
+from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
+from llmtui.tui.pull import PullDialog
 from llmtui.tui.stats import StatsPane
 from llmtui.tui.themes import load_themes
 
 PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
+DRAFT_DELAY = 0.5  # seconds after the last edit that the editor's draft is written
+
+SLASH_HELP = (
+    "/set system TEXT · /set parameter NAME VALUE · /show system · /show parameters · "
+    "/clear · /load MODEL"
+)
+
+# Actions without a key of their own, for the command palette: (title, help, action).
+PALETTE_ONLY = [
+    ("Pull a model", "Pull a GGUF model from Hugging Face, or search for one", "pull"),
+    ("Copy model", "Copy the model highlighted in the library under a new name", "copy_model"),
+    ("Delete model", "Delete (or hide) the model highlighted in the library", "delete_model"),
+    ("Edit model's Modelfile", "Open the highlighted model's Modelfile in the editor",
+     "edit_model"),
+    ("Refresh library", "Look for models again (store, Ollama, LM Studio, HF cache)",
+     "refresh_library"),
+    ("Set system prompt", "The chat's system prompt (written into the editor's buffer)",
+     "set_system"),
+    ("Set parameter", "A parameter for the chat, e.g. temperature 0.2 (into the buffer)",
+     "set_parameter"),
+    ("Copy last reply", "Copy the last reply to the clipboard (OSC 52: works over SSH)",
+     "copy_last('reply')"),
+    ("Copy last code block", "Copy the last code block of the chat to the clipboard",
+     "copy_last('code')"),
+    ("Follow the reply", "Scroll the transcript to the end and follow the reply again",
+     "follow"),
+    ("Save Modelfile as", "Save the editor's buffer to another file", "save_as"),
+]  # fmt: skip
 
 
 class Workbench(App[None]):
@@ -40,30 +72,43 @@ class Workbench(App[None]):
     CSS_PATH = "workbench.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("f1,question_mark", "keys", "Keys", id="app.keys"),
         Binding("f2", "show('library')", "Library", id="pane.library"),
         Binding("f3", "show('chat')", "Chat", id="pane.chat"),
         Binding("f4", "show('editor')", "Modelfile", id="pane.editor"),
         Binding("f5", "show('stats')", "Stats", id="pane.stats"),
         Binding("f6", "zoom", "Zoom", id="pane.zoom"),
         Binding("escape", "stop", "Stop", id="chat.stop"),
-        Binding("f7", "apply_buffer", "Chat with buffer", id="editor.apply"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
+        Binding("ctrl+t", "edit_last", "Edit last prompt", id="chat.edit_last"),
         Binding("f8", "clear_chat", "Clear chat", id="chat.clear"),
+        Binding("f7", "apply_buffer", "Chat with buffer", id="editor.apply"),
+        Binding("ctrl+s", "save", "Save Modelfile", id="editor.save", show=False),
+        Binding("ctrl+o", "open", "Open Modelfile", id="editor.open", show=False),
+        Binding("f9", "create_model", "Create model from buffer", id="editor.create"),
     ]
 
     def __init__(
-        self, model: str | None = None, engine: Engine | None = None, theme: str | None = None
+        self,
+        model: str | None = None,
+        engine: Engine | None = None,
+        theme: str | None = None,
+        settings: Settings | None = None,
+        problems: Iterable[str] = (),
     ) -> None:
         super().__init__()
-        self.wanted_theme = theme
-        self.engine = engine or Engine()
+        self.settings = settings or Settings()
+        self.problems = list(problems)
+        self.wanted_theme = theme or self.settings.theme
+        self.engine = engine or Engine(default_options=self.settings.parameters)
         self._own_engine = engine is None
-        self.model_name = model or "smollm2:135m"
+        self.model_name = model or self.settings.default_model
         self.model: LibraryModel | None = None
         self.spec: ModelSpec | None = None
         self.history: list[Message] = []
         self.handle: RequestHandle | None = None
         self.reply: Reply | None = None
-        self.reply_text: list[str] = []
+        self._draft_timer: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -74,6 +119,8 @@ class Workbench(App[None]):
             yield LibraryPane()
         with Vertical(id="chat", classes="pane"):
             yield Transcript(id="transcript")
+            yield Label("↓ the reply goes on below · End (in the transcript) follows it",
+                        id="jump")  # fmt: skip
             yield PromptInput(id="prompt")
         with Vertical(id="editor", classes="pane"):
             yield ModelfileEditor(id="modelfile")
@@ -86,19 +133,29 @@ class Workbench(App[None]):
         themes, problems = load_themes()
         for theme in themes:
             self.register_theme(theme)
-        for problem in problems:
-            self.notify(problem, severity="warning")
-        if self.wanted_theme:
-            if self.wanted_theme in self.available_themes:
-                self.theme = self.wanted_theme
-            else:
-                self.notify(f"no theme called {self.wanted_theme!r}", severity="warning")
+        for problem in [*self.problems, *problems]:
+            self.notify(problem, severity="warning", timeout=10)
+        if self.wanted_theme in self.available_themes:
+            self.theme = self.wanted_theme
+        else:
+            self.notify(f"no theme called {self.wanted_theme!r}", severity="warning")
+        self._apply_keymap()
         for pane in PANES:
             self.query_one(f"#{pane}").border_title = pane.title()
+        self.query_one("#jump").display = False
         self.query_one("#transcript", Transcript).anchor()
         self.choose(self.model_name)
+        self._restore_draft()
         self.query_one("#prompt").focus()
         self._layout(self.size.width)
+
+    def _apply_keymap(self) -> None:
+        known = {binding_id for _, _, binding_id, _ in self.key_rows()}
+        unknown = sorted(set(self.settings.keymap) - known)
+        if unknown:
+            self.notify(f"keymap: no key called {', '.join(unknown)} (F1 lists them)",
+                        severity="warning")  # fmt: skip
+        self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
 
     def on_resize(self, event: object) -> None:
         self._layout(self.size.width)
@@ -112,6 +169,9 @@ class Workbench(App[None]):
         for other in self.query(".pane"):
             other.set_class(other.id == pane, "-current")
         self.query_one("#tabs", Tabs).active = f"tab-{pane}"
+        if pane == "chat" and isinstance(self.focused, PromptInput):
+            self.query_one("#transcript").focus()  # F3 again: from the input to the transcript
+            return
         target = {"chat": "#prompt", "library": "DataTable", "editor": "#modelfile"}.get(pane)
         if target:
             self.query_one(target).focus()
@@ -135,49 +195,169 @@ class Workbench(App[None]):
         if panes:
             self.screen.maximize(panes[0], container=False)
 
+    # -- keys and commands ----------------------------------------------------------------
+
+    def key_rows(self) -> list[tuple[str, str, str, str]]:
+        """(where, key, id, description) of every binding, with the keymap applied."""
+        rows = []
+        for where, holder in (("everywhere", Workbench), ("chat input", PromptInput),
+                              ("transcript", Transcript), ("library", LibraryPane),
+                              ("pull dialog", PullDialog)):  # fmt: skip
+            for binding in holder.BINDINGS:
+                assert isinstance(binding, Binding)
+                if binding.id:
+                    key = self.settings.keymap.get(binding.id, binding.key)
+                    rows.append((where, key, binding.id, binding.description))
+        return rows
+
+    def action_keys(self) -> None:
+        self.push_screen(KeyHelp(self.key_rows()))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.id and binding.id != "app.quit":
+                yield SystemCommand(binding.description, f"{binding.key} · {binding.id}",
+                                    self._runner(binding.action))  # fmt: skip
+        for title, help_text, action in PALETTE_ONLY:
+            yield SystemCommand(title, help_text, self._runner(action))
+
+    def _runner(self, action: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await self.run_action(action)
+
+        return run
+
     # -- the model ------------------------------------------------------------------------
 
-    def choose(self, name: str) -> None:
+    def choose(self, name: str) -> bool:
         try:
             model = find(name)
         except UnknownModel as error:
             self.notify(str(error), severity="error")
-            return
+            return False
         self.set_model(model)
+        return True
 
     def set_model(self, model: LibraryModel) -> None:
         self.model = model
-        self.spec = model.spec()
+        try:
+            self.spec = model.spec()
+        except (EngineError, ValueError, OSError) as error:
+            self.spec = None
+            self.notify(f"{model.name} cannot run: {error}", severity="error")
         self.sub_title = model.name
         editor = self.query_one("#modelfile", ModelfileEditor)
         if model.manifest is not None:
-            editor.text = serialise(model.manifest.modelfile())
+            editor.load(serialise(model.manifest.modelfile()))
         else:
-            editor.text = f"FROM {model.name}\n"
+            editor.load(f"FROM {model.name}\n")
+
+    def library_model(self) -> LibraryModel | None:
+        model = self.query_one(LibraryPane).highlighted()
+        if model is None:
+            self.notify("highlight a model in the library first (F2)", severity="warning")
+        return model
 
     @on(LibraryPane.Chosen)
-    def _chosen(self, event: LibraryPane.Chosen) -> None:
+    async def _chosen(self, event: LibraryPane.Chosen) -> None:
+        if not await self._may_replace_buffer():
+            return
         self.set_model(event.model)
         self.history.clear()
         self.notify(f"chatting with {event.model.name}")
         self.action_show("chat")
 
+    async def action_edit_model(self) -> None:
+        model = self.library_model()
+        if model is None or not await self._may_replace_buffer():
+            return
+        self.set_model(model)
+        self.history.clear()
+        self.action_show("editor")
+
+    async def _may_replace_buffer(self) -> bool:
+        if not self.query_one("#modelfile", ModelfileEditor).unsaved:
+            return True
+        question = "The Modelfile editor has unsaved changes. Replace them?"
+        if await self.push_screen_wait(Confirm(question, yes="Replace")):
+            drafts.discard()
+            return True
+        return False
+
+    @work
+    async def action_pull(self) -> None:
+        reference = await self.push_screen_wait(PullDialog())
+        if reference:
+            self.query_one(LibraryPane).refresh_models(select=reference)
+
+    @work
+    async def action_copy_model(self) -> None:
+        model = self.library_model()
+        if model is None:
+            return
+        name = await self.push_screen_wait(
+            Ask(f"Copy {model.name} to:", placeholder="NAME[:TAG]", check=_name_problem)
+        )
+        if not name:
+            return
+        try:
+            manifest = copy_model(model, name)
+        except (ManageError, InvalidName, OSError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(f"copied {model.name} to {manifest.name}")
+        self.query_one(LibraryPane).refresh_models(select=manifest.name)
+
+    @work
+    async def action_delete_model(self) -> None:
+        model = self.library_model()
+        if model is None:
+            return
+        what = "Delete" if model.owned else "Hide (its file stays)"
+        if not await self.push_screen_wait(Confirm(f"{what} {model.name}?", yes=what)):
+            return
+        try:
+            self.notify(remove_model(model))
+        except (ManageError, OSError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self.query_one(LibraryPane).refresh_models()
+
+    def action_refresh_library(self) -> None:
+        self.query_one(LibraryPane).refresh_models()
+
     # -- chat -----------------------------------------------------------------------------
+
+    @property
+    def streaming(self) -> bool:
+        return self.handle is not None and self.handle.result is None
 
     @on(PromptInput.Send)
     async def _send(self, event: PromptInput.Send) -> None:
+        if event.text.startswith("/"):
+            await self.slash(event.text)
+            return
+        await self.ask(event.text)
+
+    async def ask(self, text: str) -> None:
         if self.spec is None:
             self.notify("no model is selected", severity="error")
             return
-        if self.handle is not None and self.handle.result is None:
+        if self.streaming:
             self.notify("a reply is still streaming (Esc stops it)", severity="warning")
             return
+        await self.query_one("#transcript", Transcript).mount(UserTurn(text))
+        self.history.append(Message("user", text))
+        await self._answer()
+
+    async def _answer(self) -> None:
+        assert self.spec is not None
         transcript = self.query_one("#transcript", Transcript)
-        await transcript.mount(UserTurn(event.text))
+        transcript.anchor()
         self.reply = Reply()
-        self.reply_text = []
         await transcript.mount(self.reply)
-        self.history.append(Message("user", event.text))
         bridge = ReplyBridge(self)
         self.handle = self.engine.chat(self.spec, list(self.history), on_event=bridge)
 
@@ -186,8 +366,8 @@ class Workbench(App[None]):
         drained = event.bridge.drain()
         reply = self.reply
         if drained.text and reply is not None:
-            self.reply_text.append(drained.text)
             await reply.write(drained.text)
+            self._show_jump()
         if drained.stats is not None:
             self.query_one(StatsPane).show_live(drained.stats)
         for notice in drained.notices:
@@ -205,16 +385,138 @@ class Workbench(App[None]):
             self.history.pop()
             self.notify(str(final.error), title="the model failed", severity="error")
             if reply is not None:
-                await reply.finish(None, "".join(self.reply_text) or f"*{final.error}*")
+                await reply.finish(None, reply.text or f"*{final.error}*")
+        self._show_jump()
+
+    def _show_jump(self) -> None:
+        jump = self.query_one("#jump")
+        behind = self.streaming and not self.query_one("#transcript", Transcript).following
+        if jump.display != behind:
+            jump.display = behind
+
+    def action_follow(self) -> None:
+        self.query_one("#transcript", Transcript).action_follow()
+        self._show_jump()
 
     def action_stop(self) -> None:
-        if self.handle is not None and self.handle.result is None:
+        if self.streaming:
+            assert self.handle is not None
             self.handle.cancel()
+
+    async def _drop_last_turn(self) -> str | None:
+        """Take the last prompt and its reply off the transcript; the prompt's text."""
+        if self.streaming:
+            self.notify("a reply is still streaming (Esc stops it)", severity="warning")
+            return None
+        if not self.history or self.history[-1].role != "assistant":
+            self.notify("there is no reply to take back yet", severity="warning")
+            return None
+        self.history.pop()
+        prompt = self.history.pop().content
+        turns = list(self.query_one("#transcript", Transcript).query("UserTurn, Reply"))
+        for widget in turns[-2:]:
+            await widget.remove()
+        return prompt
+
+    async def action_regenerate(self) -> None:
+        prompt = await self._drop_last_turn()
+        if prompt is not None:
+            await self.ask(prompt)
+
+    async def action_edit_last(self) -> None:
+        prompt = await self._drop_last_turn()
+        if prompt is not None:
+            field = self.query_one("#prompt", PromptInput)
+            field.text = prompt
+            field.move_cursor(field.document.end)
+            self.action_show("chat")
 
     async def action_clear_chat(self) -> None:
         self.action_stop()
         self.history.clear()
         await self.query_one("#transcript", Transcript).remove_children()
+
+    @on(Transcript.Copied)
+    def _copied(self, event: Transcript.Copied) -> None:
+        self.copy_to_clipboard(event.text)
+        self.notify(f"copied {event.what} ({len(event.text):,} characters)")
+
+    def action_copy_last(self, what: str) -> None:
+        transcript = self.query_one("#transcript", Transcript)
+        kind = "MarkdownFence" if what == "code" else "Reply"
+        items = [item for item in transcript.items() if type(item).__name__ == kind]
+        if not items:
+            self.notify(f"no {'code block' if what == 'code' else 'reply'} to copy yet",
+                        severity="warning")  # fmt: skip
+            return
+        transcript._place(items[-1])
+        transcript.action_copy()
+
+    # -- slash commands: the chat's system prompt and parameters, through the buffer -------
+
+    async def slash(self, line: str) -> None:
+        words = line.split(maxsplit=2)
+        command = words[0].lower()
+        rest = words[1:]
+        if command == "/set" and len(rest) == 2 and rest[0] == "system":
+            self._edit_buffer(lambda m: with_system(m, rest[1]), "system prompt set")
+        elif command == "/set" and len(rest) == 2 and rest[0] == "parameter":
+            name, _, value = rest[1].partition(" ")
+            self._edit_buffer(lambda m: with_parameter(m, name, value.strip()),
+                              f"parameter {name} set")  # fmt: skip
+        elif command == "/show" and rest[:1] == ["system"]:
+            modelfile = self._buffer()
+            self.notify((modelfile.system if modelfile else None) or "(no system prompt)")
+        elif command == "/show" and rest[:1] == ["parameters"]:
+            modelfile = self._buffer()
+            shown = ", ".join(f"{k} {v}" for k, v in modelfile.parameters) if modelfile else ""
+            self.notify(shown or "(no parameters: the model's defaults)")
+        elif command == "/clear":
+            await self.action_clear_chat()
+        elif command == "/load" and len(rest) == 1:
+            if await self._may_replace_buffer() and self.choose(rest[0]):
+                await self.action_clear_chat()
+                self.notify(f"chatting with {self.sub_title}")
+        else:
+            self.notify(SLASH_HELP, title=f"not a command: {line}", severity="warning")
+
+    def _buffer(self) -> Modelfile | None:
+        result = self.query_one("#modelfile", ModelfileEditor).validate()
+        if isinstance(result, ModelfileError):
+            self.notify(f"fix the Modelfile first: {result.line}:{result.column}: "
+                        f"{result.reason}", severity="error")  # fmt: skip
+            return None
+        return result
+
+    def _edit_buffer(self, change: object, said: str) -> None:
+        modelfile = self._buffer()
+        if modelfile is None:
+            return
+        try:
+            changed = change(modelfile)  # type: ignore[operator]
+        except OptionError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.query_one("#modelfile", ModelfileEditor).text = serialise(changed)
+        if self.action_apply_buffer(quiet=True):
+            self.notify(f"{said} (in the Modelfile editor's buffer; Ctrl+S saves it)")
+
+    @work
+    async def action_set_system(self) -> None:
+        modelfile = self._buffer()
+        if modelfile is None:
+            return
+        text = await self.push_screen_wait(Ask("System prompt:", modelfile.system or ""))
+        if text is not None:
+            self._edit_buffer(lambda m: with_system(m, text), "system prompt set")
+
+    @work
+    async def action_set_parameter(self) -> None:
+        line = await self.push_screen_wait(
+            Ask("Parameter:", placeholder="NAME VALUE, e.g. temperature 0.2")
+        )
+        if line:
+            await self.slash(f"/set parameter {line}")
 
     # -- the editor -----------------------------------------------------------------------
 
@@ -223,33 +525,147 @@ class Workbench(App[None]):
         editor = self.query_one("#modelfile", ModelfileEditor)
         result = editor.validate()
         label = self.query_one("#validation", Static)
+        state = "" if not editor.unsaved else " · unsaved"
         if isinstance(result, ModelfileError):
-            label.update(f"✗ {result.line}:{result.column}: {result.reason}")
+            label.update(f"✗ {result.line}:{result.column}: {result.reason}{state}")
             label.set_class(True, "-error")
         else:
             warnings = "; ".join(str(w) for w in result.warnings)
-            label.update(f"✓ valid Modelfile{' · ' + warnings if warnings else ''}")
+            label.update(f"✓ valid Modelfile{' · ' + warnings if warnings else ''}{state}")
             label.set_class(False, "-error")
+        self.query_one("#editor").border_subtitle = self._buffer_name()
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_DELAY, self._keep_draft)
 
-    def action_apply_buffer(self) -> None:
+    def _buffer_name(self) -> str:
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        name = str(editor.path) if editor.path else (self.model.name if self.model else "")
+        return f"{name}{' ●' if editor.unsaved else ''}"
+
+    def _keep_draft(self) -> None:
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        if editor.unsaved:
+            origin = self.model.name if self.model else ""
+            drafts.save(drafts.Draft(editor.text, origin, str(editor.path or "")))
+        else:
+            drafts.discard()
+
+    def _restore_draft(self) -> None:
+        draft = drafts.load()
+        if draft is None:
+            return
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        if draft.path:
+            editor.path = Path(draft.path)
+        editor.text = draft.text
+        self.notify(f"restored the unsaved Modelfile draft of {draft.path or draft.origin} "
+                    "(Ctrl+S saves it)", timeout=10)  # fmt: skip
+
+    def action_apply_buffer(self, quiet: bool = False) -> bool:
         """Chat with the editor's Modelfile now, without saving it."""
         editor = self.query_one("#modelfile", ModelfileEditor)
         result = editor.validate()
         if isinstance(result, ModelfileError):
             self.notify(f"{result.line}:{result.column}: {result.reason}", severity="error")
-            return
+            return False
         try:
-            manifest = build("buffer", result, Path.cwd())
+            manifest = build("buffer", result, editor.path.parent if editor.path else Path.cwd())
         except (ModelfileError, ValueError, EngineError) as error:
             self.notify(str(error), severity="error")
-            return
+            return False
         self.spec = manifest.spec()
-        self.sub_title = f"{result.from_} (edited buffer)"
-        self.notify("the chat now uses the editor's Modelfile")
+        self.sub_title = f"{result.from_} (editor's buffer)"
+        if not quiet:
+            self.notify("the chat now uses the editor's Modelfile")
+        return True
+
+    @work
+    async def action_open(self) -> None:
+        if not await self._may_replace_buffer():
+            return
+        answer = await self.push_screen_wait(
+            Ask("Open Modelfile:", placeholder="a path, or a name in modelfiles/",
+                check=lambda text: None if _resolve(text).is_file() else "no such file")
+        )  # fmt: skip
+        if not answer:
+            return
+        path = _resolve(answer)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            self.notify(f"cannot read {path}: {error}", severity="error")
+            return
+        self.query_one("#modelfile", ModelfileEditor).load(text, path)
+        self.action_show("editor")
+
+    async def action_save(self) -> None:
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        if editor.path is None:
+            self.action_save_as()
+            return
+        self._write(editor.path)
+
+    @work
+    async def action_save_as(self) -> None:
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        answer = await self.push_screen_wait(
+            Ask("Save Modelfile as:", str(editor.path or ""),
+                placeholder="a path, or a name (saved in modelfiles/)")
+        )  # fmt: skip
+        if answer:
+            self._write(_resolve(answer))
+
+    def _write(self, path: Path) -> None:
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        try:
+            atomic.write_text(path, editor.text)
+        except OSError as error:
+            self.notify(f"cannot save {path}: {error}", severity="error")
+            return
+        editor.path = path
+        editor.saved_text = editor.text
+        drafts.discard()
+        self.query_one("#editor").border_subtitle = self._buffer_name()
+        self.notify(f"saved {path}")
+
+    @work
+    async def action_create_model(self) -> None:
+        modelfile = self._buffer()
+        if modelfile is None:
+            return
+        name = await self.push_screen_wait(
+            Ask("Create a model from the buffer, named:", placeholder="NAME[:TAG]",
+                check=_name_problem)
+        )  # fmt: skip
+        if not name:
+            return
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        try:
+            manifest = create(name, modelfile, editor.path.parent if editor.path else Path.cwd())
+        except (ModelfileError, ValueError, EngineError, OSError) as error:
+            self.notify(str(error), title="not created", severity="error")
+            return
+        self.notify(f"created {manifest.name}")
+        self.query_one(LibraryPane).refresh_models(select=manifest.name)
+        if not editor.path:
+            editor.saved_text = editor.text  # it lives in the store now
+            drafts.discard()
+        self.choose(manifest.name)
 
     # -- leaving --------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        self._quit()
+
+    @work(exclusive=True, group="quit")
+    async def _quit(self) -> None:
+        editor = self.query_one("#modelfile", ModelfileEditor)
+        if editor.unsaved:
+            self._keep_draft()
+            question = "The Modelfile has unsaved changes (kept as a draft). Quit?"
+            if not await self.push_screen_wait(Confirm(question, yes="Quit")):
+                return
         self.action_stop()
         self.exit()
 
@@ -258,6 +674,26 @@ class Workbench(App[None]):
             self.engine.close()
 
 
-def run_workbench(model: str | None = None, theme: str | None = None) -> int:
-    Workbench(model, theme=theme).run()
+def _name_problem(name: str) -> str | None:
+    try:
+        parse_name(name)
+    except InvalidName as error:
+        return str(error)
+    return None
+
+
+def _resolve(text: str) -> Path:
+    """A path as typed; a bare name is a file in ./modelfiles/ (else the data dir's)."""
+    path = Path(text).expanduser()
+    if path.parent != Path(".") or path.is_file():
+        return path.resolve()
+    folder = Path("modelfiles") if Path("modelfiles").is_dir() else paths.data_dir() / "modelfiles"
+    return (folder / path).resolve()
+
+
+def run_workbench(
+    model: str | None = None, settings: Settings | None = None, problems: Iterable[str] = (),
+    mouse: bool = True,
+) -> int:  # fmt: skip
+    Workbench(model, settings=settings, problems=problems).run(mouse=mouse)
     return 0

@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
+from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static, TextArea
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from llmtui.engine import Done
 
@@ -83,6 +84,7 @@ class Reply(Vertical):
         self._tail_text = ""
         self._tail_rows = 0
         self._fences = 0  # code fences opened in the finished blocks
+        self.text = ""
 
     def compose(self) -> ComposeResult:
         yield self.markdown
@@ -90,6 +92,7 @@ class Reply(Vertical):
         yield self.stats
 
     async def write(self, text: str) -> None:
+        self.text += text
         tail = self._tail_text + text
         cut = self._block_end(tail)
         if cut:
@@ -119,6 +122,7 @@ class Reply(Vertical):
             await self._stream.stop()
             self._stream = None
         self.tail.display = False
+        self.text = text
         await self.markdown.update(text or "*(no answer)*")
         if done is not None:
             ttft = done.time_to_first_token / 1e6
@@ -133,12 +137,73 @@ class UserTurn(Markdown):
     UserTurn { background: $boost; padding: 0 1; margin: 0 0 1 0; border-left: thick $accent; }
     """
 
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
-class Transcript(VerticalScroll):
-    """Follows the reply (anchored) until the user scrolls up."""
+
+class Transcript(VerticalScroll, can_focus=True):
+    """Follows the reply (anchored) until the user scrolls up; End follows it again.
+
+    Focused, it has a cursor on a message or a code block: Up/Down move it, `c` copies what
+    is under it to the clipboard by OSC 52, which reaches the local clipboard over SSH."""
 
     # `stream` arranges a growing column of children without re-measuring each one, which
     # is what a reply growing a frame at a time needs.
     DEFAULT_CSS = """
     Transcript { height: 1fr; layout: stream; }
+    Transcript .-cursor { outline-left: thick $secondary; }
+    Transcript:focus .-cursor { outline-left: thick $accent; background: $boost; }
     """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Previous", id="transcript.up"),
+        Binding("down,j", "move(1)", "Next", id="transcript.down"),
+        Binding("c,enter", "copy", "Copy", id="transcript.copy"),
+        Binding("end", "follow", "Follow reply", id="transcript.follow"),
+    ]
+
+    class Copied(TextualMessage):
+        def __init__(self, what: str, text: str) -> None:
+            super().__init__()
+            self.what, self.text = what, text
+
+    def items(self) -> list[Widget]:
+        """What the cursor can be on, top to bottom: messages and their code blocks."""
+        return list(self.query("UserTurn, Reply, MarkdownFence"))
+
+    @property
+    def cursor(self) -> Widget | None:
+        return next(iter(self.query(".-cursor")), None)
+
+    def on_focus(self) -> None:
+        if self.cursor is None and (items := self.items()):
+            self._place(items[-1])
+
+    def _place(self, item: Widget) -> None:
+        if (old := self.cursor) is not None:
+            old.remove_class("-cursor")
+        item.add_class("-cursor")
+        self.scroll_to_widget(item, animate=False)
+
+    def action_move(self, step: int) -> None:
+        items = self.items()
+        if not items:
+            return
+        index = items.index(self.cursor) + step if self.cursor in items else len(items) - 1
+        self._place(items[max(0, min(len(items) - 1, index))])
+
+    def action_copy(self) -> None:
+        item = self.cursor
+        if isinstance(item, MarkdownFence):
+            self.post_message(self.Copied("the code block", item.code))
+        elif isinstance(item, UserTurn):
+            self.post_message(self.Copied("the prompt", item.text))
+        elif isinstance(item, Reply):
+            self.post_message(self.Copied("the reply", item.text))
+
+    def action_follow(self) -> None:
+        self.anchor()
+
+    @property
+    def following(self) -> bool:
+        return self.scroll_y >= self.max_scroll_y - 1

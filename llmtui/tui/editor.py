@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pygments.token import Comment, Keyword, Name, Number, Punctuation, String, Token, _TokenType
+from rich.style import Style
+from textual.color import Color
 from textual.widgets import TextArea
 
 from llmtui.modelfile import Modelfile, ModelfileError, parse
 from llmtui.modelfile.lexer import ModelfileLexer
+
+ERROR = "llmtui.error"  # the highlight that marks a Modelfile error in the buffer
 
 # Pygments token types -> the TextArea theme's syntax style names.
 _STYLES: list[tuple[_TokenType, str]] = [
@@ -40,10 +46,22 @@ class ModelfileEditor(TextArea):
     """
     # A class attribute: TextArea builds the highlight map before __init__ returns.
     _lexer = ModelfileLexer()
+    result: Modelfile | ModelfileError | None = None
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
         super().__init__(text, soft_wrap=False, show_line_numbers=True, **kwargs)  # type: ignore[arg-type]
-        self.result: Modelfile | ModelfileError | None = None
+        self.path: Path | None = None  # the file the buffer was opened from or saved to
+        self.saved_text = text  # what is on disk (or in the model): unsaved if different
+
+    @property
+    def unsaved(self) -> bool:
+        return self.text != self.saved_text
+
+    def load(self, text: str, path: Path | None = None) -> None:
+        """Show `text` as the clean, saved state (a model's Modelfile or a file)."""
+        self.path = path
+        self.saved_text = text
+        self.text = text
 
     def _build_highlight_map(self) -> None:
         self._line_cache.clear()
@@ -59,10 +77,29 @@ class ModelfileEditor(TextArea):
                 if style and width:
                     highlights[row].append((column, column + width, style))
                 column += width
+        self._mark_error()
+
+    def _mark_error(self) -> None:
+        """Underline the error from its column to the end of its line, in the theme's error
+        colour: TextArea has no gutter marks, so the mark is a highlight of its own."""
+        error = self.result
+        if not isinstance(error, ModelfileError) or not error.line or self._theme is None:
+            return
+        colour = Color.parse(self.app.current_theme.error or "red")
+        self._theme.syntax_styles[ERROR] = Style(color=colour.rich_color, underline=True, bold=True)
+        row = min(error.line, self.document.line_count) - 1
+        line = self.document.get_line(row)
+        start = len(line[: max(0, (error.column or 1) - 1)].encode("utf-8"))
+        end = len(line.encode("utf-8"))
+        self._highlights[row].append((min(start, max(0, end - 1)), max(end, start + 1), ERROR))
 
     def validate(self) -> Modelfile | ModelfileError:
+        before = self.result
         try:
             self.result = parse(self.text)
         except ModelfileError as error:
             self.result = error
+        if isinstance(before, ModelfileError) or isinstance(self.result, ModelfileError):
+            self._build_highlight_map()  # move or remove the error's mark
+            self.refresh()
         return self.result

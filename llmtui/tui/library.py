@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
@@ -21,20 +24,34 @@ class LibraryPane(Vertical):
     LibraryPane > #details { height: auto; max-height: 8; color: $text-muted; }
     """
 
+    # The actions live on the app: the command palette reaches them from anywhere.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "app.edit_model", "Edit Modelfile", id="library.edit"),
+        Binding("p", "app.pull", "Pull", id="library.pull"),
+        Binding("c", "app.copy_model", "Copy", id="library.copy"),
+        Binding("d,delete", "app.delete_model", "Delete", id="library.delete"),
+        Binding("r", "app.refresh_library", "Refresh", id="library.refresh"),
+        Binding("slash", "filter", "Filter", id="library.filter"),
+    ]
+
     class Chosen(Message):
         def __init__(self, model: LibraryModel) -> None:
             super().__init__()
             self.model = model
 
     class Loaded(Message):
-        def __init__(self, models: list[LibraryModel], problems: list[str]) -> None:
+        def __init__(
+            self, models: list[LibraryModel], problems: list[str], select: str | None
+        ) -> None:
             super().__init__()
             self.models = models
             self.problems = problems
+            self.select = select
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.models: list[LibraryModel] = []
+        self.shown: list[LibraryModel] = []  # the rows of the table, filtered
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter models", id="filter")
@@ -49,10 +66,11 @@ class LibraryPane(Vertical):
 
     @work(thread=True, exclusive=True, group="library", exit_on_error=False,
           description="reading the model library")  # fmt: skip
-    def refresh_models(self) -> None:
+    def refresh_models(self, select: str | None = None) -> None:
+        """Read the library again; then highlight `select` (a name or reference) if given."""
         problems: list[str] = []
         models = list_models(problems)
-        self.post_message(self.Loaded(models, problems))
+        self.post_message(self.Loaded(models, problems, select))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -60,6 +78,13 @@ class LibraryPane(Vertical):
         for problem in event.problems:
             self.notify(problem, severity="warning")
         self._fill(self.query_one("#filter", Input).value)
+        if event.select:
+            table = self.query_one(DataTable)
+            wanted = event.select.lower().removeprefix("hf.co/")
+            for row, model in enumerate(self.shown):
+                if wanted in model.name.lower():
+                    table.move_cursor(row=row)
+                    break
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
@@ -69,9 +94,8 @@ class LibraryPane(Vertical):
         table = self.query_one(DataTable)
         table.clear()
         available = system.available_memory()
-        for model in self.models:
-            if text.lower() not in model.name.lower():
-                continue
+        self.shown = [m for m in self.models if text.lower() in m.name.lower()]
+        for model in self.shown:
             info = model.info
             table.add_row(
                 model.name,
@@ -85,6 +109,19 @@ class LibraryPane(Vertical):
 
     def model(self, name: str) -> LibraryModel | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def highlighted(self) -> LibraryModel | None:
+        table = self.query_one(DataTable)
+        if not self.shown or not 0 <= table.cursor_row < len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    @on(Input.Submitted, "#filter")
+    def _to_table(self) -> None:
+        self.query_one(DataTable).focus()
 
     @on(DataTable.RowHighlighted)
     def _details(self, event: DataTable.RowHighlighted) -> None:

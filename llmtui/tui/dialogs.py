@@ -1,0 +1,121 @@
+"""Small modal screens: a yes/no question, a line of text to ask for, and the key help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label
+
+DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{
+    width: 72; max-width: 95%; height: auto; max-height: 90%;
+    border: round $accent; background: $surface; padding: 0 1;
+}}
+{name} .title {{ text-style: bold; margin: 0 0 1 0; }}
+{name} .error {{ color: $error; }}
+{name} Horizontal {{ height: auto; align-horizontal: right; margin: 1 0 0 0; }}
+{name} Button {{ margin: 0 0 0 1; }}
+"""
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; y or Enter says yes, n or Esc says no."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="Confirm")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", show=False),
+        Binding("n,escape", "answer(False)", "No", show=False),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question, classes="title")
+            with Horizontal():
+                yield Button("No [n]", id="no")
+                yield Button(f"{self.yes} [y]", id="yes", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes").focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class Ask(ModalScreen[str | None]):
+    """A line of text: Enter gives it (if `check` finds nothing wrong), Esc gives None."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="Ask")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    def __init__(
+        self,
+        title: str,
+        value: str = "",
+        placeholder: str = "",
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.placeholder = placeholder
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Input(self.value, placeholder=self.placeholder)
+            yield Label("", classes="error")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        problem = self.check(value) if self.check else None
+        if problem:
+            self.query_one(".error", Label).update(problem)
+            return
+        self.dismiss(value or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class KeyHelp(ModalScreen[None]):
+    """Every binding: its keys, its id (what the settings' keymap remaps) and what it does."""
+
+    DEFAULT_CSS = (
+        DIALOG_CSS.format(name="KeyHelp")
+        + "KeyHelp > Vertical { width: 96; } KeyHelp DataTable { height: auto; max-height: 30; }"
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,f1,q", "dismiss", "Close", show=False)
+    ]
+
+    def __init__(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        super().__init__()
+        self.rows = list(rows)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Keys — remap any in settings.toml: [keymap] \"id\" = \"key\"",
+                        classes="title")  # fmt: skip
+            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_columns("where", "key", "id", "what it does")
+            table.add_rows(self.rows)
+            yield table
+            yield Label("Ctrl+P: every action by name · Esc closes", classes="hint")

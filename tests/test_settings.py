@@ -1,0 +1,30 @@
+"""Settings: parameters and keymap are checked; a bad value is reported and skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llmtui import settings
+
+
+def test_parameters_and_keymap(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        'theme = "paper-light"\n'
+        "[parameters]\ntemperature = 0.2\nnum_ctx = 2048\ntemprature = 1\ntop_k = \"many\"\n"
+        '[keymap]\n"chat.stop" = "ctrl+c"\n'
+    )
+    loaded, problems = settings.load(path)
+    assert loaded.theme == "paper-light"
+    assert loaded.parameters == {"temperature": 0.2, "num_ctx": 2048}
+    assert loaded.keymap == {"chat.stop": "ctrl+c"}
+    assert any("parameter temprature: unknown option 'temprature'" in p for p in problems)
+    assert any("parameter top_k: option top_k must be an integer" in p for p in problems)
+
+
+def test_wrong_types_fall_back_to_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('keymap = "ctrl+c"\nparameters = 3\nnum_ctx = "big"\n')
+    loaded, problems = settings.load(path)
+    assert loaded == settings.Settings()
+    assert len(problems) == 3 and all("has the wrong type" in p for p in problems)
