@@ -11,7 +11,7 @@ def test_parameters_and_keymap(tmp_path: Path) -> None:
     path = tmp_path / "settings.toml"
     path.write_text(
         'theme = "paper-light"\n'
-        "[parameters]\ntemperature = 0.2\nnum_ctx = 2048\ntemprature = 1\ntop_k = \"many\"\n"
+        '[parameters]\ntemperature = 0.2\nnum_ctx = 2048\ntemprature = 1\ntop_k = "many"\n'
         '[keymap]\n"chat.stop" = "ctrl+c"\n'
     )
     loaded, problems = settings.load(path)
