@@ -26,6 +26,15 @@ from llmtui import library  # noqa: E402
 from llmtui.engine import Engine, ModelSpec  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_draft() -> None:
+    """Each test starts without a Modelfile draft left by another (the workbench restores
+    one, and then asks before quitting)."""
+    from llmtui import drafts
+
+    drafts.discard()
+
+
 @pytest.fixture(scope="session")
 def home() -> Path:
     return Path(_HOME)

@@ -72,7 +72,10 @@ async def test_copy_a_reply_and_a_code_block_by_osc52(engine: Engine) -> None:
         original = driver.write
         driver.write = lambda data: (written.append(data), original(data))[1]  # type: ignore[method-assign]
         await pilot.press("f3")  # from the input to the transcript
+        transcript = app.query_one(Transcript)
         assert isinstance(app.focused, Transcript)
+        while not isinstance(transcript.cursor, Reply):  # past any code block in the reply
+            await pilot.press("up")
         await pilot.press("c")
         reply = app.query_one(Reply).text
         assert app.clipboard == reply and reply
@@ -325,15 +328,17 @@ async def test_palette_has_every_action_and_runs_them(engine: Engine) -> None:
 async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(100, 24)) as pilot:
-        await pilot.press(*"/set parameter num_predict 300")
-        await pilot.press("enter")
-        await pilot.press(*"Write a long story about a lighthouse keeper.")
+        # Greedy, this prompt gives 600 tokens: time enough to scroll while it streams.
+        for line in ("/set parameter num_predict 600", "/set parameter temperature 0"):
+            await pilot.press(*line)
+            await pilot.press("enter")
+        await pilot.press(*"Write a 3000-word essay on the history of Rome.")
         await pilot.press("enter")
         transcript = app.query_one(Transcript)
         await wait_for(lambda: transcript.max_scroll_y > 5)
         await pilot.press("f3")
         assert isinstance(app.focused, Transcript)
-        transcript.scroll_home(animate=False)
+        await pilot.press("pageup", "pageup")
         await wait_for(lambda: app.query_one("#jump").display)
         await pilot.press("end")
         await wait_for(lambda: transcript.following)

@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Label, Static, Tab, Tabs
@@ -70,19 +70,21 @@ PALETTE_ONLY = [
 class Workbench(App[None]):
     TITLE = "llmtui"
     CSS_PATH = "workbench.tcss"
+    # F2-F7 are priority bindings: TextArea binds F6 and F7 itself (select line / all), and
+    # the panes must answer from any widget. `check_action` turns them off under a dialog.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("f1,question_mark", "keys", "Keys", id="app.keys"),
-        Binding("f2", "show('library')", "Library", id="pane.library"),
-        Binding("f3", "show('chat')", "Chat", id="pane.chat"),
-        Binding("f4", "show('editor')", "Modelfile", id="pane.editor"),
-        Binding("f5", "show('stats')", "Stats", id="pane.stats"),
-        Binding("f6", "zoom", "Zoom", id="pane.zoom"),
+        Binding("f2", "show('library')", "Library", id="pane.library", priority=True),
+        Binding("f3", "show('chat')", "Chat", id="pane.chat", priority=True),
+        Binding("f4", "show('editor')", "Modelfile", id="pane.editor", priority=True),
+        Binding("f5", "show('stats')", "Stats", id="pane.stats", priority=True),
+        Binding("f6", "zoom", "Zoom", id="pane.zoom", priority=True),
         Binding("escape", "stop", "Stop", id="chat.stop"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
         Binding("ctrl+t", "edit_last", "Edit last prompt", id="chat.edit_last"),
         Binding("f8", "clear_chat", "Clear chat", id="chat.clear"),
-        Binding("f7", "apply_buffer", "Chat with buffer", id="editor.apply"),
+        Binding("f7", "apply_buffer", "Chat with buffer", id="editor.apply", priority=True),
         Binding("ctrl+s", "save", "Save Modelfile", id="editor.save", show=False),
         Binding("ctrl+o", "open", "Open Modelfile", id="editor.open", show=False),
         Binding("f9", "create_model", "Create model from buffer", id="editor.create"),
@@ -165,10 +167,14 @@ class Workbench(App[None]):
         if width < NARROW and not self.screen.query(".pane.-current"):
             self.action_show("chat")
 
-    def action_show(self, pane: str) -> None:
+    def _current(self, pane: str) -> None:
+        """`pane` is the one shown when the panes are tabs (narrow terminals)."""
         for other in self.query(".pane"):
             other.set_class(other.id == pane, "-current")
         self.query_one("#tabs", Tabs).active = f"tab-{pane}"
+
+    def action_show(self, pane: str) -> None:
+        self._current(pane)
         if pane == "chat" and isinstance(self.focused, PromptInput):
             self.query_one("#transcript").focus()  # F3 again: from the input to the transcript
             return
@@ -209,6 +215,10 @@ class Workbench(App[None]):
                     key = self.settings.keymap.get(binding.id, binding.key)
                     rows.append((where, key, binding.id, binding.description))
         return rows
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        under_dialog = isinstance(self.screen, ModalScreen)
+        return not (under_dialog and action in ("show", "zoom", "apply_buffer"))
 
     def action_keys(self) -> None:
         self.push_screen(KeyHelp(self.key_rows()))
@@ -429,7 +439,8 @@ class Workbench(App[None]):
             field = self.query_one("#prompt", PromptInput)
             field.text = prompt
             field.move_cursor(field.document.end)
-            self.action_show("chat")
+            self._current("chat")
+            field.focus()
 
     async def action_clear_chat(self) -> None:
         self.action_stop()

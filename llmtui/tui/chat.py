@@ -190,6 +190,8 @@ class Transcript(VerticalScroll, can_focus=True):
         if not items:
             return
         index = items.index(self.cursor) + step if self.cursor in items else len(items) - 1
+        if step < 0:
+            self.release_anchor()  # reading back: stop following the reply
         self._place(items[max(0, min(len(items) - 1, index))])
 
     def action_copy(self) -> None:

@@ -77,21 +77,22 @@ class LibraryPane(Vertical):
         self.models = event.models
         for problem in event.problems:
             self.notify(problem, severity="warning")
-        self._fill(self.query_one("#filter", Input).value)
-        if event.select:
-            table = self.query_one(DataTable)
-            wanted = event.select.lower().removeprefix("hf.co/")
-            for row, model in enumerate(self.shown):
-                if wanted in model.name.lower():
-                    table.move_cursor(row=row)
-                    break
+        field = self.query_one("#filter", Input)
+        wanted = (event.select or "").lower().removeprefix("hf.co/")
+        if wanted and wanted not in field.value.lower() and field.value.lower() not in wanted:
+            with self.prevent(Input.Changed):
+                field.value = ""  # the filter would hide the model to select
+        self._fill(field.value, wanted or None)
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
         self._fill(event.value)
 
-    def _fill(self, text: str) -> None:
+    def _fill(self, text: str, select: str | None = None) -> None:
+        """The models whose names contain `text`; the cursor stays on the model it was on,
+        or goes to the first whose name contains `select`."""
         table = self.query_one(DataTable)
+        current = self.highlighted()
         table.clear()
         available = system.available_memory()
         self.shown = [m for m in self.models if text.lower() in m.name.lower()]
@@ -106,6 +107,12 @@ class LibraryPane(Vertical):
                 model.source,
                 key=model.name,
             )
+        for row, model in enumerate(self.shown):
+            if (select and select in model.name.lower()) or (
+                not select and current and model.name == current.name
+            ):
+                table.move_cursor(row=row)
+                break
 
     def model(self, name: str) -> LibraryModel | None:
         return next((m for m in self.models if m.name == name), None)

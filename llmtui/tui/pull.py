@@ -38,9 +38,9 @@ class PullDialog(ModalScreen[str | None]):
     ]
 
     class Progress(Message):
-        def __init__(self, done: int, total: int | None, name: str) -> None:
+        def __init__(self, done: int, total: int | None) -> None:
             super().__init__()
-            self.done, self.total, self.name = done, total, name
+            self.done, self.total = done, total
 
     class Finished(Message):
         def __init__(self, reference: str | None, outcome: str) -> None:
@@ -114,7 +114,7 @@ class PullDialog(ModalScreen[str | None]):
                 if now - self.sent > 0.1 or (self.total and self.n >= self.total):
                     self.sent = now
                     total = int(self.total) if self.total else None
-                    screen.post_message(screen.Progress(int(self.n), total, self.desc))
+                    screen.post_message(screen.Progress(int(self.n), total))
                 return None
 
         try:
@@ -122,6 +122,9 @@ class PullDialog(ModalScreen[str | None]):
         except hub.HubError as error:
             self.post_message(self.Finished(None, str(error)))
             return
+        except Exception as error:  # a bug must not leave the dialog waiting forever
+            self.post_message(self.Finished(None, f"the pull failed: {error!r}"))
+            raise
         note = f" ({pulled.note})" if pulled.note else ""
         name = f"{reference.split(':')[0]}:{pulled.quant}"
         self.post_message(self.Finished(name, f"pulled {name}{note}"))
