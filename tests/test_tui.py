@@ -132,3 +132,41 @@ async def test_screenshot_light_theme_from_settings(engine: Engine) -> None:
         assert app.theme == "paper-light"
         path = app.save_screenshot(filename="light-theme.svg", path=str(SCREENSHOTS))
         assert "#f7f5f0" in Path(path).read_text().lower()
+
+
+async def test_screenshot_of_a_chat_mid_reply(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        for line in ("/set parameter num_predict 500", "/set parameter temperature 0"):
+            await pilot.press(*line)
+            await pilot.press("enter")
+        await pilot.press(*"Explain how a bicycle works, with a short Python example.")
+        await pilot.press("enter")
+        await wait_for(lambda: app.reply is not None and len(app.reply.text) > 600)
+        path = app.save_screenshot(filename="chat-mid-reply.svg", path=str(SCREENSHOTS))
+        assert app.streaming  # taken while the reply streams
+        app.action_stop()
+        await wait_for(lambda: not app.streaming)
+        assert "bicycle" in Path(path).read_text()
+
+
+async def test_screenshot_of_the_stats_pane(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, app, "Name three rivers.")
+        await ask(pilot, app, "And three mountains?")
+        await pilot.press("f5", "f6")  # the stats pane, zoomed
+        await pilot.pause(0.3)
+        assert app.screen.maximized is not None and app.screen.maximized.id == "stats"
+        path = app.save_screenshot(filename="stats.svg", path=str(SCREENSHOTS))
+        svg = Path(path).read_text()
+        assert "tok/s" in svg and "KV" in svg and "backend" in svg
+
+
+async def test_screenshot_of_the_key_help(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(120, 45)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+        path = app.save_screenshot(filename="key-help.svg", path=str(SCREENSHOTS))
+        assert "chat.regenerate" in Path(path).read_text()

@@ -67,6 +67,12 @@ PALETTE_ONLY = [
 ]  # fmt: skip
 
 
+class Pane(Vertical):
+    """One of the four areas; F6 zooms it to the full screen."""
+
+    ALLOW_MAXIMIZE = True
+
+
 class Workbench(App[None]):
     TITLE = "llmtui"
     CSS_PATH = "workbench.tcss"
@@ -117,21 +123,22 @@ class Workbench(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Tabs(*(Tab(p.title(), id=f"tab-{p}") for p in PANES), id="tabs")
-        with Vertical(id="library", classes="pane"):
+        with Pane(id="library", classes="pane"):
             yield LibraryPane()
-        with Vertical(id="chat", classes="pane"):
+        with Pane(id="chat", classes="pane"):
             yield Transcript(id="transcript")
             yield Label("↓ the reply goes on below · End (in the transcript) follows it",
                         id="jump")  # fmt: skip
             yield PromptInput(id="prompt")
-        with Vertical(id="editor", classes="pane"):
+        with Pane(id="editor", classes="pane"):
             yield ModelfileEditor(id="modelfile")
             yield Static("", id="validation")
-        with Vertical(id="stats", classes="pane"):
+        with Pane(id="stats", classes="pane"):
             yield StatsPane()
         yield Footer()
 
     def on_mount(self) -> None:
+        self.screen.add_class("workbench")
         themes, problems = load_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -178,7 +185,8 @@ class Workbench(App[None]):
         if pane == "chat" and isinstance(self.focused, PromptInput):
             self.query_one("#transcript").focus()  # F3 again: from the input to the transcript
             return
-        target = {"chat": "#prompt", "library": "DataTable", "editor": "#modelfile"}.get(pane)
+        target = {"chat": "#prompt", "library": "DataTable", "editor": "#modelfile",
+                  "stats": "StatsPane"}.get(pane)  # fmt: skip
         if target:
             self.query_one(target).focus()
 

@@ -208,4 +208,7 @@ class Transcript(VerticalScroll, can_focus=True):
 
     @property
     def following(self) -> bool:
-        return self.scroll_y >= self.max_scroll_y - 1
+        """False once the user scrolls up, until they scroll (or press End) to the bottom.
+        Textual keeps this as the anchor's release; the scroll position alone lags a
+        frame behind a growing reply, so it would say "not following" at every frame."""
+        return not getattr(self, "_anchor_released", False)

@@ -10,7 +10,7 @@ from llmtui.engine import Done, LiveStats
 from llmtui.engine.memory import human_bytes
 
 
-class StatsPane(Vertical):
+class StatsPane(Vertical, can_focus=True):
     # Fixed heights, updated with layout=False: a text update otherwise asks for a layout of
     # the whole screen, ten times a second while a reply streams (measured: a large part of
     # the UI's CPU).
