@@ -1,12 +1,18 @@
-"""The workbench's cost while a reply streams, headless, against the engine alone.
+"""The workbench's cost while a reply streams, against the engine alone, in one run.
 
-Measured in one run, same model, prompt and token count (greedy), alternating:
-  (3) tokens/s with the UI streaming the reply, against the engine alone (goal >= 0.95)
-  (5) the UI thread's CPU time per second of streaming (goal < 10% of a core)
-  (1) UI time writing a frame's text in the last tenth of the reply against the first tenth
-      (goal <= 1.5x: the per-token cost must not grow with the reply)
+Same model, prompt and token count (greedy, end-of-sequence ignored so every reply has
+--tokens tokens), alternating engine-alone and workbench runs:
 
-    python bench/tui.py [--tokens 600] [--rounds 3]
+  (1) UI CPU per token in the last tenth of the reply against the first (goal <= 1.5)
+  (2) key-press-to-repaint latency while streaming, p50 / p95 (goal p95 < 50 ms)
+  (3) tokens/s with the workbench streaming against the engine alone (goal >= 0.95)
+  (4) bytes written to the terminal per token, first tenth and last tenth
+  (5) the UI thread's CPU per second of streaming (goal < 10% of a core), first / last tenth
+
+The app runs under Textual's headless driver, told that it is not headless so that it
+renders every frame to escape sequences exactly as for a terminal; the bench counts them.
+
+    python bench/tui.py [--tokens 2000] [--rounds 2] [--threads 1,2] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -26,73 +35,161 @@ import psutil
 def thread_cpu(native_id: int) -> float:
     for thread in psutil.Process().threads():
         if thread.id == native_id:
-            return thread.user_time + thread.system_time
+            return float(thread.user_time + thread.system_time)
     return 0.0
+
+
+@dataclass
+class Trace:
+    """What one workbench run saw, frame by frame."""
+
+    samples: list[tuple[int, float, float, int]] = field(default_factory=list)
+    # (characters of the reply so far, wall time, UI thread CPU, terminal bytes so far)
+    latencies: list[float] = field(default_factory=list)
+    rate: float = 0.0
+    chars_per_token: float = 1.0
+
+    def tenth(self, which: int) -> tuple[float, float, float]:
+        """CPU seconds per token, CPU share of a core and bytes per token, in tenth `which`
+        (0 first, 9 last) of the reply, by length."""
+        total = self.samples[-1][0]
+        low, high = total * which / 10, total * (which + 1) / 10
+        start = max((s for s in self.samples if s[0] <= low), key=lambda s: s[1])
+        end = min((s for s in self.samples if s[0] >= high), key=lambda s: s[1])
+        (t0, w0, c0, b0), (t1, w1, c1, b1) = start, end
+        tokens = max(1.0, (t1 - t0) / self.chars_per_token)
+        return (c1 - c0) / tokens, (c1 - c0) / max(1e-9, w1 - w0), (b1 - b0) / tokens
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tokens", type=int, default=600)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", default="", help="engine threads, e.g. 2 or 1,2")
+    parser.add_argument("--profile", metavar="FILE", help="pyinstrument the UI thread into FILE")
     args = parser.parse_args()
     os.environ.setdefault("LLMTUI_HOME", tempfile.mkdtemp(prefix="llmtui-bench-"))
 
-    from llmtui import library
-    from llmtui.engine import Engine, Message
-    from llmtui.tui.app import Workbench
-    from llmtui.tui.chat import PromptInput, Reply
+    from textual import events
+    from textual.drivers.headless_driver import HeadlessDriver
 
-    options = {"num_predict": args.tokens, "temperature": 0, "repeat_penalty": 1.0}
-    engine = Engine(default_options=options)
+    from llmtui import library
+    from llmtui.engine import Done, Engine, Message
+    from llmtui.tui.app import Workbench
+    from llmtui.tui.chat import PromptInput
+
+    written = [0]
+    writes: list[float] = []
+
+    def write(self: HeadlessDriver, data: str) -> None:
+        written[0] += len(data.encode("utf-8"))
+        writes.append(time.perf_counter())
+
+    HeadlessDriver.write = write  # type: ignore[method-assign]
+    HeadlessDriver.is_headless = property(lambda self: False)  # type: ignore[assignment,method-assign]
+
     spec = library.find("smollm2:135m").spec()
     prompt = "Write a 3000-word essay on the history of Rome."
 
-    def alone(round_no: int) -> float:
-        return engine.chat(spec, [Message("user", f"(take {round_no}) {prompt}")]).wait().eval_rate
+    def options(threads: int | None) -> dict[str, Any]:
+        chosen = {"num_predict": args.tokens, "temperature": 0, "repeat_penalty": 1.0}
+        return {**chosen, "num_thread": threads} if threads else chosen
 
-    frames: list[tuple[float, float]] = []  # (time, UI seconds writing that frame's text)
-    original = Reply.write
+    def alone(engine: Engine, round_no: int) -> float:
+        messages = [Message("user", f"(take {round_no}) {prompt}")]
+        return engine.chat(spec, messages, ignore_eos=True).wait().eval_rate
 
-    async def timed(self: Reply, text: str) -> None:
-        start = time.perf_counter()
-        await original(self, text)
-        frames.append((start, time.perf_counter() - start))
-
-    Reply.write = timed  # type: ignore[method-assign]
-
-    async def with_ui(round_no: int) -> tuple[float, float]:
+    async def with_ui(engine: Engine, round_no: int) -> Trace:
+        trace = Trace()
         app = Workbench("smollm2:135m", engine=engine)
+        chat = engine.chat
+        engine.chat = lambda *a, **k: chat(*a, **{**k, "ignore_eos": True})  # type: ignore[method-assign]
         async with app.run_test(size=(160, 45)) as pilot:
-            app.query_one(PromptInput).text = f"(take {round_no}) {prompt}"
-            ui_thread = threading.get_native_id()
-            cpu0, t0 = thread_cpu(ui_thread), time.perf_counter()
+            await pilot.pause(0.5)
+            field_ = app.query_one(PromptInput)
+            field_.text = f"(take {round_no}) {prompt}"
+            ui = threading.get_native_id()
+            trace.samples.append((0, time.perf_counter(), thread_cpu(ui), written[0]))
             await pilot.press("enter")
+            next_key = time.perf_counter() + 0.5
             while app.handle is None or app.handle.result is None:
-                await asyncio.sleep(0.05)
-            cpu = (thread_cpu(ui_thread) - cpu0) / (time.perf_counter() - t0)
-            return app.handle.result.eval_rate, cpu  # type: ignore[union-attr]
+                reply = app.reply
+                now = time.perf_counter()
+                if reply is not None:
+                    trace.samples.append((len(reply.text), now, thread_cpu(ui), written[0]))
+                if now >= next_key and app.reply is not None:
+                    trace.latencies.append(await key_latency(app, field_, events))
+                    next_key = time.perf_counter() + 0.25
+                await asyncio.sleep(0.2)
+            done = app.handle.result
+            assert isinstance(done, Done), done
+            trace.samples.append((len(done.text), time.perf_counter(), thread_cpu(ui), written[0]))
+            trace.rate = done.eval_rate
+            trace.chars_per_token = len(done.text) / max(1, done.eval_count)
+        engine.chat = chat  # type: ignore[method-assign]
+        return trace
 
-    alone(0)  # load outside the timings
-    ratios, cpus, growth = [], [], []
-    for round_no in range(1, args.rounds + 1):
-        base = alone(round_no)
-        frames.clear()
-        rate, cpu = asyncio.run(with_ui(round_no))
-        base = (base + alone(round_no + 100)) / 2
-        tenth = max(1, len(frames) // 10)
-        first = statistics.mean(d for _, d in frames[:tenth])
-        last = statistics.mean(d for _, d in frames[-tenth:])
-        ratios.append(rate / base)
-        cpus.append(cpu)
-        growth.append(last / first)
-        print(f"round {round_no}: engine alone {base:.1f} tok/s, with the UI {rate:.1f} "
-              f"({rate / base:.2f}); UI thread {cpu:.0%} of a core; {len(frames)} frames, "
-              f"{first * 1000:.1f} ms -> {last * 1000:.1f} ms each")  # fmt: skip
-    print(f"\nmedians over {args.rounds} rounds, {args.tokens} tokens:")
-    print(f"  (3) tok/s with UI / alone   {statistics.median(ratios):.2f}   (goal >= 0.95)")
-    print(f"  (5) UI CPU while streaming  {statistics.median(cpus):.0%}    (goal < 10%)")
-    print(f"  (1) frame cost last/first   {statistics.median(growth):.2f}   (goal <= 1.5)")
-    engine.close()
+    async def key_latency(app: Workbench, field_: PromptInput, events: Any) -> float:
+        """From a key press to the first frame written after the prompt shows it."""
+        before = len(field_.text)
+        start = time.perf_counter()
+        app.post_message(events.Key("x", "x"))
+        while len(field_.text) == before:
+            await asyncio.sleep(0.001)
+        changed = time.perf_counter()
+        count = len(writes)
+        while len(writes) == count or writes[-1] < changed:
+            await asyncio.sleep(0.001)
+        return writes[-1] - start
+
+    thread_choices = [int(t) for t in args.threads.split(",") if t] or [0]
+    for threads in thread_choices:
+        engine = Engine(default_options=options(threads or None))
+        alone(engine, 0)  # load outside the timings
+        ratios, rates, traces = [], [], []
+        for round_no in range(1, args.rounds + 1):
+            base = alone(engine, round_no)
+            if args.profile:
+                from pyinstrument import Profiler
+
+                with Profiler(async_mode="disabled") as profiler:
+                    trace = asyncio.run(with_ui(engine, round_no))
+                Path(args.profile).write_text(profiler.output_text(show_all=True, unicode=False))
+                print(f"profile of the UI thread in {args.profile}")
+            else:
+                trace = asyncio.run(with_ui(engine, round_no))
+            base = (base + alone(engine, round_no + 100)) / 2
+            ratios.append(trace.rate / base)
+            rates.append(trace.rate)
+            traces.append(trace)
+            first, last = trace.tenth(0), trace.tenth(9)
+            print(f"round {round_no}: alone {base:.1f} tok/s, with the UI {trace.rate:.1f} "
+                  f"({trace.rate / base:.2f}); UI CPU {first[1]:.0%} -> {last[1]:.0%} of a "
+                  f"core; {first[2]:.0f} -> {last[2]:.0f} bytes/token")  # fmt: skip
+        engine.close()
+        latencies = sorted(x for t in traces for x in t.latencies)
+        p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+        growth = statistics.median(t.tenth(9)[0] / t.tenth(0)[0] for t in traces)
+        label = f"num_thread {threads}" if threads else "default threads"
+        print(f"\n{label}, medians over {args.rounds} rounds of {args.tokens} tokens:")
+        print(f"  (1) UI CPU/token last/first tenth  {growth:.2f}   (goal <= 1.5)")
+        print(f"  (2) key to repaint p50 / p95       {statistics.median(latencies) * 1000:.0f}"
+              f" / {p95 * 1000:.0f} ms  ({len(latencies)} presses; goal p95 < 50 ms)")  # fmt: skip
+        print(f"  (3) tok/s with UI / alone          {statistics.median(ratios):.2f}   "
+              f"({statistics.median(rates):.1f} tok/s; goal >= 0.95)")  # fmt: skip
+        bytes_first = statistics.median(t.tenth(0)[2] for t in traces)
+        bytes_last = statistics.median(t.tenth(9)[2] for t in traces)
+        print(f"  (4) terminal bytes/token           {bytes_first:.0f} first tenth, "
+              f"{bytes_last:.0f} last")  # fmt: skip
+        cpu_first = statistics.median(t.tenth(0)[1] for t in traces)
+        cpu_last = statistics.median(t.tenth(9)[1] for t in traces)
+        print(f"  (5) UI thread CPU                  {cpu_first:.0%} first tenth, {cpu_last:.0%}"
+              " last (goal < 10%)")  # fmt: skip
+        tenths = range(10)
+        cpu = [statistics.median(t.tenth(i)[1] for t in traces) for i in tenths]
+        size = [statistics.median(t.tenth(i)[2] for t in traces) for i in tenths]
+        print("  by tenth of the reply: UI CPU " + " ".join(f"{c:.0%}" for c in cpu))
+        print("                         bytes/token " + " ".join(f"{b:.0f}" for b in size) + "\n")
     return 0
 
 

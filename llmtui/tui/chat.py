@@ -60,6 +60,9 @@ class PromptInput(TextArea):
             await super()._on_key(event)
 
 
+TAIL_STEP = 4  # rows the live tail grows by at a time
+
+
 class Reply(Vertical):
     """One assistant reply, streamed: finished blocks as Markdown, the live tail as text.
 
@@ -104,8 +107,15 @@ class Reply(Vertical):
         self._tail_text = tail
         width = max(1, self.tail.content_size.width or 80)
         rows = sum(max(1, -(-len(line) // width)) for line in tail.split("\n")) if tail else 0
-        self.tail.update(tail, layout=rows != self._tail_rows)
-        self._tail_rows = rows
+        # The tail's height grows TAIL_STEP rows at a time: a change of height is a layout
+        # of the screen and a scroll of the transcript (each a full repaint of it), so one
+        # per TAIL_STEP wrapped lines, not one per line, and the frames between repaint the
+        # tail alone.
+        reserved = -(-rows // TAIL_STEP) * TAIL_STEP
+        if reserved != self._tail_rows:
+            self._tail_rows = reserved
+            self.tail.styles.height = reserved
+        self.tail.update(tail, layout=False)
 
     def _block_end(self, text: str) -> int:
         """Where the last complete block ends (after a blank line outside a code fence)."""
@@ -122,6 +132,7 @@ class Reply(Vertical):
             await self._stream.stop()
             self._stream = None
         self.tail.display = False
+        self.tail.styles.height = "auto"
         self.text = text
         await self.markdown.update(text or "*(no answer)*")
         if done is not None:

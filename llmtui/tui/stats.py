@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
 from llmtui.engine import Done, LiveStats
 from llmtui.engine.memory import human_bytes
+
+STATS_EVERY = 0.25  # seconds: live stats are drawn 4 times a second at most
 
 
 class StatsPane(Vertical, can_focus=True):
@@ -27,6 +31,7 @@ class StatsPane(Vertical, can_focus=True):
         self.rates: list[float] = []
         self.last_done: Done | None = None
         self.live: LiveStats | None = None
+        self._shown = 0.0  # when live stats were last drawn
 
     def compose(self) -> ComposeResult:
         yield Static("no reply yet", id="speed")
@@ -38,6 +43,13 @@ class StatsPane(Vertical, can_focus=True):
 
     def show_live(self, stats: LiveStats) -> None:
         self.live = stats
+        now = time.monotonic()
+        if now - self._shown < STATS_EVERY:
+            return  # the next one shows it; the reply's end shows the final figures
+        self._shown = now
+        self._draw_live(stats)
+
+    def _draw_live(self, stats: LiveStats) -> None:
         self._render_speed(stats.tokens_per_second, stats.eval_count)
         self.query_one("#context-label", Label).update(
             f"context {stats.context_used:,} / {stats.context_size:,}", layout=False
@@ -59,6 +71,8 @@ class StatsPane(Vertical, can_focus=True):
 
     def show_done(self, done: Done) -> None:
         self.last_done = done
+        if self.live is not None:
+            self._draw_live(self.live)  # the figures held back by STATS_EVERY
         if done.eval_count:
             self.rates.append(done.eval_rate)
             self.query_one("#rates", Sparkline).data = self.rates[-40:]
