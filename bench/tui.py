@@ -123,8 +123,9 @@ def main() -> int:
                 await asyncio.sleep(0.2)
             done = app.handle.result
             assert isinstance(done, Done), done
-            trace.samples.append((len(done.text), time.perf_counter(), thread_cpu(ui), written[0]))
             trace.rate = done.eval_rate
+            # The tenths end at the last frame streamed: the reply's one full render at the
+            # end is not part of the per-token cost.
             trace.chars_per_token = len(done.text) / max(1, done.eval_count)
         engine.chat = chat  # type: ignore[method-assign]
         return trace

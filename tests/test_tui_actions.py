@@ -345,3 +345,16 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)
         await pilot.pause(0.2)
         assert transcript.following and not app.query_one("#jump").display
+
+
+async def test_quit_while_streaming_cancels_the_reply(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"Write a very long story about a dragon.")
+        await pilot.press("enter")
+        await wait_for(lambda: app.reply is not None and app.reply.text)
+        handle = app.handle
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: not app.is_running, timeout=5)
+    assert handle is not None
+    assert handle.wait().done_reason == "cancel"
