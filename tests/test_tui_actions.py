@@ -338,8 +338,14 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
         await wait_for(lambda: transcript.max_scroll_y > 5)
         await pilot.press("f3")
         assert isinstance(app.focused, Transcript)
-        await pilot.press("pageup", "pageup")
-        await wait_for(lambda: app.query_one("#jump").display)
+        # A page up can land before the anchor's own scroll to the end of the newest line,
+        # which then follows again: as a person would, press it until the view stays up.
+        for _ in range(20):
+            await pilot.press("pageup")
+            await pilot.pause(0.2)
+            if app.query_one("#jump").display:
+                break
+        assert app.query_one("#jump").display and not transcript.following
         await pilot.press("end")
         await wait_for(lambda: transcript.following)
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)

@@ -418,6 +418,10 @@ class Workbench(App[None]):
         if jump.display != behind:
             jump.display = behind
 
+    @on(Transcript.FollowChanged)
+    def _follow_changed(self) -> None:
+        self._show_jump()
+
     def action_follow(self) -> None:
         self.query_one("#transcript", Transcript).action_follow()
         self._show_jump()

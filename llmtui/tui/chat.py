@@ -173,6 +173,17 @@ class Transcript(VerticalScroll, can_focus=True):
         Binding("end", "follow", "Follow reply", id="transcript.follow"),
     ]
 
+    class FollowChanged(TextualMessage):
+        """The view stopped following the reply (scrolled up), or follows it again."""
+
+    _was_following = True
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.following != self._was_following:
+            self._was_following = self.following
+            self.post_message(self.FollowChanged())
+
     class Copied(TextualMessage):
         def __init__(self, what: str, text: str) -> None:
             super().__init__()
