@@ -119,6 +119,7 @@ class Workbench(App[None]):
         self.handle: RequestHandle | None = None
         self.reply: Reply | None = None
         self._draft_timer: Timer | None = None
+        self.frame = FRAME  # seconds between repaints of a streaming reply
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -398,7 +399,7 @@ class Workbench(App[None]):
             self.notify(notice)
         final = drained.final
         if final is None:
-            self.set_timer(FRAME, event.bridge.release)
+            self.set_timer(self.frame, event.bridge.release)
             return
         if isinstance(final, Done):
             self.history.append(Message("assistant", final.text))

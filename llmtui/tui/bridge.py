@@ -4,7 +4,7 @@ The engine calls `ReplyBridge` on the model's thread for every token. Posting a 
 message per token would cost the UI (and so, on two cores, the engine) far more than the
 token itself; instead the bridge appends to a buffer and posts one `ReplyBridge.Ready` only
 when none is pending. The UI drains everything that arrived since, and holds the next post
-back for a frame (`FRAME`), so a fast model yields ~25 UI updates a second, not 70+.
+back for a frame (`FRAME`), so a fast model yields ~20 UI updates a second, not 70+.
 """
 
 from __future__ import annotations
