@@ -10,13 +10,11 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Label, Static, Tab, Tabs
+from textual.widgets import Footer, Header, Label, Tab, Tabs
 
-from llmtui import atomic, drafts, paths
+from llmtui import drafts, paths
 from llmtui.engine import Done, Engine, EngineError, Failed, Message, ModelSpec, OptionError
 from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, UnknownModel, find
@@ -32,6 +30,8 @@ from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
+from llmtui.tui.modelfile_pane import ModelfilePane
+from llmtui.tui.pane import Pane
 from llmtui.tui.pull import PullDialog
 from llmtui.tui.stats import StatsPane
 from llmtui.tui.themes import load_themes
@@ -39,7 +39,6 @@ from llmtui.tui.themes import load_themes
 PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
 SWITCH_INTERVAL = 0.0005  # seconds: how soon the model's thread gets the GIL from the UI
-DRAFT_DELAY = 0.5  # seconds after the last edit that the editor's draft is written
 
 SLASH_HELP = (
     "/set system TEXT · /set parameter NAME VALUE · /show system · /show parameters · "
@@ -67,12 +66,6 @@ PALETTE_ONLY = [
      "follow"),
     ("Save Modelfile as", "Save the editor's buffer to another file", "save_as"),
 ]  # fmt: skip
-
-
-class Pane(Vertical):
-    """One of the four areas; F6 zooms it to the full screen."""
-
-    ALLOW_MAXIMIZE = True
 
 
 class Workbench(App[None]):
@@ -118,7 +111,6 @@ class Workbench(App[None]):
         self.history: list[Message] = []
         self.handle: RequestHandle | None = None
         self.reply: Reply | None = None
-        self._draft_timer: Timer | None = None
         self.frame = FRAME  # seconds between repaints of a streaming reply
 
     # -- layout ---------------------------------------------------------------------------
@@ -133,9 +125,7 @@ class Workbench(App[None]):
             yield Label("↓ the reply goes on below · End (in the transcript) follows it",
                         id="jump")  # fmt: skip
             yield PromptInput(id="prompt")
-        with Pane(id="editor", classes="pane"):
-            yield ModelfileEditor(id="modelfile")
-            yield Static("", id="validation")
+        yield ModelfilePane(id="editor", classes="pane")
         with Pane(id="stats", classes="pane"):
             yield StatsPane()
         yield Footer()
@@ -273,6 +263,7 @@ class Workbench(App[None]):
             self.spec = None
             self.notify(f"{model.name} cannot run: {error}", severity="error")
         self.sub_title = model.name
+        self.query_one(ModelfilePane).origin = model.name
         editor = self.query_one("#modelfile", ModelfileEditor)
         if model.manifest is not None:
             editor.load(serialise(model.manifest.modelfile()))
@@ -550,47 +541,11 @@ class Workbench(App[None]):
 
     # -- the editor -----------------------------------------------------------------------
 
-    @on(ModelfileEditor.Changed, "#modelfile")
-    def _validate(self, event: ModelfileEditor.Changed) -> None:
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        result = editor.validate()
-        label = self.query_one("#validation", Static)
-        state = "" if not editor.unsaved else " · unsaved"
-        if isinstance(result, ModelfileError):
-            label.update(f"✗ {result.line}:{result.column}: {result.reason}{state}")
-            label.set_class(True, "-error")
-        else:
-            warnings = "; ".join(str(w) for w in result.warnings)
-            label.update(f"✓ valid Modelfile{' · ' + warnings if warnings else ''}{state}")
-            label.set_class(False, "-error")
-        self.query_one("#editor").border_subtitle = self._buffer_name()
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self._draft_timer = self.set_timer(DRAFT_DELAY, self._keep_draft)
-
-    def _buffer_name(self) -> str:
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        name = str(editor.path) if editor.path else (self.model.name if self.model else "")
-        return f"{name}{' ●' if editor.unsaved else ''}"
-
-    def _keep_draft(self) -> None:
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        if editor.unsaved:
-            origin = self.model.name if self.model else ""
-            drafts.save(drafts.Draft(editor.text, origin, str(editor.path or "")))
-        else:
-            drafts.discard()
-
     def _restore_draft(self) -> None:
-        draft = drafts.load()
-        if draft is None:
-            return
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        if draft.path:
-            editor.path = Path(draft.path)
-        editor.text = draft.text
-        self.notify(f"restored the unsaved Modelfile draft of {draft.path or draft.origin} "
-                    "(Ctrl+S saves it)", timeout=10)  # fmt: skip
+        draft = self.query_one(ModelfilePane).restore_draft()
+        if draft is not None:
+            self.notify(f"restored the unsaved Modelfile draft of {draft.path or draft.origin} "
+                        "(Ctrl+S saves it)", timeout=10)  # fmt: skip
 
     def action_apply_buffer(self, quiet: bool = False) -> bool:
         """Chat with the editor's Modelfile now, without saving it."""
@@ -647,16 +602,11 @@ class Workbench(App[None]):
             self._write(_resolve(answer))
 
     def _write(self, path: Path) -> None:
-        editor = self.query_one("#modelfile", ModelfileEditor)
         try:
-            atomic.write_text(path, editor.text)
+            self.query_one(ModelfilePane).write(path)
         except OSError as error:
             self.notify(f"cannot save {path}: {error}", severity="error")
             return
-        editor.path = path
-        editor.saved_text = editor.text
-        drafts.discard()
-        self.query_one("#editor").border_subtitle = self._buffer_name()
         self.notify(f"saved {path}")
 
     @work
@@ -679,8 +629,7 @@ class Workbench(App[None]):
         self.notify(f"created {manifest.name}")
         self.query_one(LibraryPane).refresh_models(select=manifest.name)
         if not editor.path:
-            editor.saved_text = editor.text  # it lives in the store now
-            drafts.discard()
+            self.query_one(ModelfilePane).saved()  # it lives in the store now
         self.choose(manifest.name)
 
     # -- leaving --------------------------------------------------------------------------
@@ -692,7 +641,7 @@ class Workbench(App[None]):
     async def _quit(self) -> None:
         editor = self.query_one("#modelfile", ModelfileEditor)
         if editor.unsaved:
-            self._keep_draft()
+            self.query_one(ModelfilePane).keep_draft()
             question = "The Modelfile has unsaved changes (kept as a draft). Quit?"
             if not await self.push_screen_wait(Confirm(question, yes="Quit")):
                 return

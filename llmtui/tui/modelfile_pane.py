@@ -1,0 +1,89 @@
+"""The Modelfile editor's pane: the buffer, its validation, its file and its draft.
+
+Unsaved changes go to a draft (`llmtui.drafts`) DRAFT_DELAY seconds after the last edit,
+so a crash loses nothing; saving writes the file atomically and drops the draft.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.timer import Timer
+from textual.widgets import Static
+
+from llmtui import atomic, drafts
+from llmtui.modelfile import ModelfileError
+from llmtui.tui.editor import ModelfileEditor
+from llmtui.tui.pane import Pane
+
+DRAFT_DELAY = 0.5  # seconds after the last edit that the draft is written
+
+
+class ModelfilePane(Pane):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.origin = ""  # the model the buffer belongs to, when it is not a file
+        self._draft_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ModelfileEditor(id="modelfile")
+        yield Static("", id="validation")
+
+    @property
+    def editor(self) -> ModelfileEditor:
+        return self.query_one("#modelfile", ModelfileEditor)
+
+    @on(ModelfileEditor.Changed, "#modelfile")
+    def _validate(self) -> None:
+        editor = self.editor
+        result = editor.validate()
+        label = self.query_one("#validation", Static)
+        state = " · unsaved" if editor.unsaved else ""
+        if isinstance(result, ModelfileError):
+            label.update(f"✗ {result.line}:{result.column}: {result.reason}{state}")
+            label.set_class(True, "-error")
+        else:
+            warnings = "; ".join(str(w) for w in result.warnings)
+            label.update(f"✓ valid Modelfile{' · ' + warnings if warnings else ''}{state}")
+            label.set_class(False, "-error")
+        self._show_name()
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_DELAY, self.keep_draft)
+
+    def _show_name(self) -> None:
+        editor = self.editor
+        name = str(editor.path) if editor.path else self.origin
+        self.border_subtitle = f"{name}{' ●' if editor.unsaved else ''}"
+
+    def keep_draft(self) -> None:
+        """Write the draft now if the buffer is unsaved; drop it if not."""
+        editor = self.editor
+        if editor.unsaved:
+            drafts.save(drafts.Draft(editor.text, self.origin, str(editor.path or "")))
+        else:
+            drafts.discard()
+
+    def restore_draft(self) -> drafts.Draft | None:
+        """Put a draft left by an earlier session into the buffer, unsaved."""
+        draft = drafts.load()
+        if draft is not None:
+            if draft.path:
+                self.editor.path = Path(draft.path)
+            self.editor.text = draft.text
+        return draft
+
+    def write(self, path: Path) -> None:
+        """Save the buffer to `path` (atomically); OSError if it cannot be written."""
+        editor = self.editor
+        atomic.write_text(path, editor.text)
+        editor.path = path
+        self.saved()
+
+    def saved(self) -> None:
+        """The buffer is now what is kept (in a file, or as a model in the store)."""
+        self.editor.saved_text = self.editor.text
+        drafts.discard()
+        self._validate()
