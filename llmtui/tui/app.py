@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Label, Tab, Tabs
 
@@ -112,6 +113,7 @@ class Workbench(App[None]):
         self.handle: RequestHandle | None = None
         self.reply: Reply | None = None
         self.frame = FRAME  # seconds between repaints of a streaming reply
+        self._frames: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -375,6 +377,11 @@ class Workbench(App[None]):
         self.reply = Reply()
         await transcript.mount(self.reply)
         bridge = ReplyBridge(self)
+        # One repeating timer per reply releases the bridge each frame (a timer per frame
+        # was a task per frame), and the prompt's cursor stops blinking meanwhile: each
+        # blink is a repaint, and a repaint's region is the box around all dirty ones.
+        self._frames = self.set_interval(self.frame, bridge.release)
+        self.query_one("#prompt", PromptInput).cursor_blink = False
         self.handle = self.engine.chat(self.spec, list(self.history), on_event=bridge)
 
     @on(ReplyBridge.Ready)
@@ -390,8 +397,10 @@ class Workbench(App[None]):
             self.notify(notice)
         final = drained.final
         if final is None:
-            self.set_timer(self.frame, event.bridge.release)
             return
+        if self._frames is not None:
+            self._frames.stop()
+        self.query_one("#prompt", PromptInput).cursor_blink = True
         if isinstance(final, Done):
             self.history.append(Message("assistant", final.text))
             self.query_one(StatsPane).show_done(final)
