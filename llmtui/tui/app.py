@@ -387,6 +387,8 @@ class Workbench(App[None]):
     @on(ReplyBridge.Ready)
     async def _reply_ready(self, event: ReplyBridge.Ready) -> None:
         drained = event.bridge.drain()
+        if not self.query("#transcript"):
+            return  # the app is closing, its widgets gone; the reply ended with it
         reply = self.reply
         if drained.text and reply is not None:
             await reply.write(drained.text)
