@@ -10,6 +10,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -26,7 +27,7 @@ from llmtui.library.names import parse as parse_name
 from llmtui.modelfile import Modelfile, ModelfileError, serialise
 from llmtui.modelfile.edit import with_parameter, with_system
 from llmtui.settings import Settings
-from llmtui.tui.bridge import FRAME, ReplyBridge
+from llmtui.tui.bridge import FRAME, Drained, ReplyBridge
 from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
@@ -387,8 +388,15 @@ class Workbench(App[None]):
     @on(ReplyBridge.Ready)
     async def _reply_ready(self, event: ReplyBridge.Ready) -> None:
         drained = event.bridge.drain()
-        if not self.query("#transcript"):
-            return  # the app is closing, its widgets gone; the reply ended with it
+        try:
+            await self._show(drained)
+        except NoMatches:
+            # Only while the app closes: a reply's last message can come after the widgets
+            # are gone, and there is nothing left to show it in.
+            if len(self.query("#transcript, #jump, #prompt")) == 3:
+                raise
+
+    async def _show(self, drained: Drained) -> None:
         reply = self.reply
         if drained.text and reply is not None:
             await reply.write(drained.text)
