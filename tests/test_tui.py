@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from workbench import app_for, ask, wait_for
+from workbench import app_for, ask, say, wait_for
 
 from llmtui.engine import Engine
 from llmtui.settings import Settings
@@ -45,8 +45,7 @@ async def test_chat_streams_a_reply_with_stats(engine: Engine) -> None:
 async def test_escape_stops_the_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 45)) as pilot:
-        await pilot.press(*"Write a very long story about a dragon.")
-        await pilot.press("enter")
+        await say(pilot, "Write a very long story about a dragon.")
         await wait_for(lambda: app.reply is not None and app.reply.text)
         await pilot.press("escape")
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)
@@ -137,11 +136,8 @@ async def test_screenshot_light_theme_from_settings(engine: Engine) -> None:
 async def test_screenshot_of_a_chat_mid_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 45)) as pilot:
-        for line in ("/set parameter num_predict 500", "/set parameter temperature 0"):
-            await pilot.press(*line)
-            await pilot.press("enter")
-        await pilot.press(*"Explain how a bicycle works, with a short Python example.")
-        await pilot.press("enter")
+        await say(pilot, "/set parameter num_predict 500", "/set parameter temperature 0")
+        await say(pilot, "Explain how a bicycle works, with a short Python example.")
         await wait_for(lambda: app.reply is not None and len(app.reply.text) > 600)
         path = app.save_screenshot(filename="chat-mid-reply.svg", path=str(SCREENSHOTS))
         assert app.streaming  # taken while the reply streams

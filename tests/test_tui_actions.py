@@ -9,7 +9,7 @@ from hubserver import FakeHub
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 from textual.widgets.markdown import MarkdownFence
-from workbench import app_for, ask, notes, wait_for
+from workbench import app_for, ask, notes, say, wait_for
 
 from llmtui import drafts, library
 from llmtui.engine import Engine
@@ -99,19 +99,15 @@ async def test_slash_commands_set_system_and_parameters_through_the_buffer(
 ) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"/set parameter temperature 0.25")
-        await pilot.press("enter")
-        await pilot.press(*"/set system You answer in French.")
-        await pilot.press("enter")
+        await say(pilot, "/set parameter temperature 0.25")
+        await say(pilot, "/set system You answer in French.")
         await pilot.pause()
         buffer = app.query_one(ModelfileEditor).text
         assert "PARAMETER temperature 0.25" in buffer and "SYSTEM" in buffer
         assert app.spec is not None and app.spec.options["temperature"] == 0.25
         assert app.spec.system == "You answer in French."
-        await pilot.press(*"/set parameter temprature 1")
-        await pilot.press("enter")
-        await pilot.press(*"/frobnicate")
-        await pilot.press("enter")
+        await say(pilot, "/set parameter temprature 1")
+        await say(pilot, "/frobnicate")
         await pilot.pause()
         said = notes(app)
         assert any("unknown option 'temprature'" in n for n in said)
@@ -123,16 +119,14 @@ async def test_slash_commands_set_system_and_parameters_through_the_buffer(
 async def test_prompt_over_the_context_is_a_notification(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"/set parameter num_ctx 64")
-        await pilot.press("enter")
+        await say(pilot, "/set parameter num_ctx 64")
         app.query_one(PromptInput).text = "tell me " * 300
         await pilot.press("enter")
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)
         await pilot.pause()
         assert any("num_ctx" in n for n in notes(app))
         assert app.history == []
-        await pilot.press(*"/set parameter num_ctx 2048")
-        await pilot.press("enter")
+        await say(pilot, "/set parameter num_ctx 2048")
         await ask(pilot, app, "Hi.")
         assert app.history[-1].role == "assistant"
 
@@ -329,11 +323,8 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
     app = app_for(engine)
     async with app.run_test(size=(100, 24)) as pilot:
         # Greedy, this prompt gives 600 tokens: time enough to scroll while it streams.
-        for line in ("/set parameter num_predict 600", "/set parameter temperature 0"):
-            await pilot.press(*line)
-            await pilot.press("enter")
-        await pilot.press(*"Write a 3000-word essay on the history of Rome.")
-        await pilot.press("enter")
+        await say(pilot, "/set parameter num_predict 600", "/set parameter temperature 0")
+        await say(pilot, "Write a 3000-word essay on the history of Rome.")
         transcript = app.query_one(Transcript)
         await wait_for(lambda: transcript.max_scroll_y > 5)
         await pilot.press("f3")
@@ -356,8 +347,7 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
 async def test_quit_while_streaming_cancels_the_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*"Write a very long story about a dragon.")
-        await pilot.press("enter")
+        await say(pilot, "Write a very long story about a dragon.")
         await wait_for(lambda: app.reply is not None and app.reply.text)
         handle = app.handle
         await pilot.press("ctrl+q")

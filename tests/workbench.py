@@ -32,6 +32,14 @@ async def ask(pilot: Pilot[None], app: Workbench, text: str) -> None:
     await pilot.pause()
 
 
+async def say(pilot: Pilot[None], *lines: str) -> None:
+    """Type each line into the chat input and press Enter (a slash command, or a prompt
+    whose reply the test does not wait for)."""
+    for line in lines:
+        await pilot.press(*line)
+        await pilot.press("enter")
+
+
 def notes(app: Workbench) -> list[str]:
     """The notifications on screen, as text."""
     return [str(n.message) for n in app._notifications]

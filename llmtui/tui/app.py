@@ -15,6 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Label, Tab, Tabs
+from textual.widgets.markdown import MarkdownFence
 
 from llmtui import drafts, paths
 from llmtui.engine import Done, Engine, EngineError, Failed, Message, ModelSpec, OptionError
@@ -483,13 +484,13 @@ class Workbench(App[None]):
 
     def action_copy_last(self, what: str) -> None:
         transcript = self.query_one("#transcript", Transcript)
-        kind = "MarkdownFence" if what == "code" else "Reply"
-        items = [item for item in transcript.items() if type(item).__name__ == kind]
+        kind = MarkdownFence if what == "code" else Reply
+        items = [item for item in transcript.items() if isinstance(item, kind)]
         if not items:
             self.notify(f"no {'code block' if what == 'code' else 'reply'} to copy yet",
                         severity="warning")  # fmt: skip
             return
-        transcript._place(items[-1])
+        transcript.place(items[-1])
         transcript.action_copy()
 
     # -- slash commands: the chat's system prompt and parameters, through the buffer -------
@@ -528,12 +529,12 @@ class Workbench(App[None]):
             return None
         return result
 
-    def _edit_buffer(self, change: object, said: str) -> None:
+    def _edit_buffer(self, change: Callable[[Modelfile], Modelfile], said: str) -> None:
         modelfile = self._buffer()
         if modelfile is None:
             return
         try:
-            changed = change(modelfile)  # type: ignore[operator]
+            changed = change(modelfile)
         except OptionError as error:
             self.notify(str(error), severity="error")
             return

@@ -199,9 +199,9 @@ class Transcript(VerticalScroll, can_focus=True):
 
     def on_focus(self) -> None:
         if self.cursor is None and (items := self.items()):
-            self._place(items[-1])
+            self.place(items[-1])
 
-    def _place(self, item: Widget) -> None:
+    def place(self, item: Widget) -> None:
         if (old := self.cursor) is not None:
             old.remove_class("-cursor")
         item.add_class("-cursor")
@@ -214,7 +214,7 @@ class Transcript(VerticalScroll, can_focus=True):
         index = items.index(self.cursor) + step if self.cursor in items else len(items) - 1
         if step < 0:
             self.release_anchor()  # reading back: stop following the reply
-        self._place(items[max(0, min(len(items) - 1, index))])
+        self.place(items[max(0, min(len(items) - 1, index))])
 
     def action_copy(self) -> None:
         item = self.cursor
