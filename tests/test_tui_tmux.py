@@ -47,9 +47,19 @@ def workbench(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
         "LLMTUI_HOME": os.environ["LLMTUI_HOME"], "HOME": os.environ["HOME"],
         "TERM": "xterm-256color", **(env or {}),
     }.items()]  # fmt: skip
-    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "45",
-         *(arg for setting in settings for arg in ("-e", setting)),
-         f"{sys.executable} -m llmtui {' '.join(args)}")  # fmt: skip
+    command = ["new-session", "-d", "-s", session, "-x", "160", "-y", "45",
+               *(arg for setting in settings for arg in ("-e", setting)),
+               f"{sys.executable} -m llmtui {' '.join(args)}"]  # fmt: skip
+    # The previous test's kill-session may leave the tmux server exiting: a new session
+    # started at that moment fails (seen once in CI); a moment later it starts.
+    for attempt in range(3):
+        try:
+            tmux(*command)
+            break
+        except subprocess.CalledProcessError:
+            if attempt == 2:
+                raise
+            time.sleep(1)
     try:
         wait_until(lambda: "valid Modelfile" in screen(session), 60, "the workbench")
         yield session
