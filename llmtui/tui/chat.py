@@ -10,10 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
-from textual.widgets import Label, Markdown, Static, TextArea
-from textual.widgets.markdown import MarkdownFence, MarkdownStream
+from textual.widgets import Label, Markdown, TextArea
+from textual.widgets.markdown import MarkdownFence
 
 from llmtui.engine import Done
+from llmtui.tui.live_tail import LiveTail
 
 
 class PromptInput(TextArea):
@@ -60,16 +61,13 @@ class PromptInput(TextArea):
             await super()._on_key(event)
 
 
-TAIL_STEP = 4  # rows the live tail grows by at a time
-
-
 class Reply(Vertical):
     """One assistant reply, streamed: finished blocks as Markdown, the live tail as text.
 
     Profiling showed that re-rendering the growing Markdown at every frame cost the UI most
     of a core (each frame a layout of the whole screen). Here a block (paragraph, list, code
     fence) goes to the Markdown once, when it is complete; the block still being written is
-    plain text, repainted without a layout unless it wraps onto a new line."""
+    plain text (`LiveTail`), repainting a row or two per frame."""
 
     DEFAULT_CSS = """
     Reply { height: auto; margin: 0 0 1 0; layout: stream; }
@@ -81,11 +79,11 @@ class Reply(Vertical):
     def __init__(self) -> None:
         super().__init__()
         self.markdown = Markdown()
-        self.tail = Static("", classes="tail")
+        self.tail = LiveTail(classes="tail")
+        # Shown when the reply ends: while it streams, a widget under the tail would be
+        # one more to render at every frame.
         self.stats = Label("", classes="stats")
-        self._stream: MarkdownStream | None = None
-        self._tail_text = ""
-        self._tail_rows = 0
+        self.stats.display = False
         self._fences = 0  # code fences opened in the finished blocks
         self.text = ""
 
@@ -96,26 +94,19 @@ class Reply(Vertical):
 
     async def write(self, text: str) -> None:
         self.text += text
-        tail = self._tail_text + text
+        tail = self.tail.text + text
         cut = self._block_end(tail)
-        if cut:
-            if self._stream is None:
-                self._stream = Markdown.get_stream(self.markdown)
-            done, tail = tail[:cut], tail[cut:]
-            self._fences += done.count("```")
-            await self._stream.write(done)
-        self._tail_text = tail
-        width = max(1, self.tail.content_size.width or 80)
-        rows = sum(max(1, -(-len(line) // width)) for line in tail.split("\n")) if tail else 0
-        # The tail's height grows TAIL_STEP rows at a time: a change of height is a layout
-        # of the screen and a scroll of the transcript (each a full repaint of it), so one
-        # per TAIL_STEP wrapped lines, not one per line, and the frames between repaint the
-        # tail alone.
-        reserved = -(-rows // TAIL_STEP) * TAIL_STEP
-        if reserved != self._tail_rows:
-            self._tail_rows = reserved
-            self.tail.styles.height = reserved
-        self.tail.update(tail, layout=False)
+        if not cut:
+            self.tail.append(text)
+            return
+        # The block moves from the tail to the Markdown in one repaint (and one layout).
+        # Not through `Markdown.get_stream`: its task, there to merge fragments that come
+        # faster than they render, would show the block a frame after the tail lost it;
+        # whole blocks come a second or so apart.
+        with self.app.batch_update():
+            self._fences += tail[:cut].count("```")
+            await self.markdown.append(tail[:cut])
+            self.tail.reset(tail[cut:])
 
     def _block_end(self, text: str) -> int:
         """Where the last complete block ends (after a blank line outside a code fence)."""
@@ -128,11 +119,8 @@ class Reply(Vertical):
 
     async def finish(self, done: Done | None, text: str) -> None:
         """Stop streaming and render the whole reply once, properly."""
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
         self.tail.display = False
-        self.tail.styles.height = "auto"
+        self.stats.display = True
         self.text = text
         await self.markdown.update(text or "*(no answer)*")
         if done is not None:

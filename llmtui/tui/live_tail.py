@@ -1,0 +1,100 @@
+"""The end of a streaming reply: text that grows a frame at a time, repainting only what moved.
+
+A `Static` re-wraps and re-renders all of its text when it changes; at 20 frames a second
+over a paragraph of ten rows that was most of the UI's CPU while a reply streamed (profiled:
+5.7 s of 13.6 s). Appending text can only change the last wrapped row of the last line (the
+rows before it are settled: greedy wrapping never takes a word back), so this widget keeps
+the wrapped rows, re-wraps the last line alone, and asks Textual to repaint the rows that
+differ, usually one.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from textual.content import Content
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+STEP = 4  # rows the widget's height grows by at a time
+
+
+def wrap(line: str, width: int) -> list[str]:
+    """A line as the rows it takes at `width` (at least one, empty for an empty line)."""
+    return [row.plain for row in Content(line).wrap(width)] or [""]
+
+
+class LiveTail(Widget):
+    """Plain text, wrapped, that only grows at its end (or starts again with `reset`).
+
+    Its height grows STEP rows at a time: a change of height is a layout of the screen and
+    a scroll of the transcript (each a repaint of all of it), so one per STEP wrapped rows,
+    and the frames between repaint a row or two."""
+
+    DEFAULT_CSS = "LiveTail { height: auto; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.text = ""
+        self._rows: list[str] = []
+        self._last_line = 0  # index in _rows of the first row of the text's last line
+        self._width = 0  # what _rows were wrapped to; 0 before the first layout
+        self._reserved = STEP  # rows of height: len(_rows) rounded up to a multiple of STEP
+
+    @property
+    def rows(self) -> list[str]:
+        """The text as wrapped for the last layout's width."""
+        return list(self._rows)
+
+    def reset(self, text: str = "") -> None:
+        """Show `text` in place of everything shown so far."""
+        self.text, self._rows, self._last_line = "", [], 0
+        self.append(text)
+        self.refresh()
+
+    def append(self, text: str) -> None:
+        before = len(self.text)
+        self.text += text
+        if text and self._width:
+            self._wrap_from(before, self._width)
+        if self._reserve() or not (self._width or before):
+            self.refresh(layout=True)  # taller, or text before the first layout
+
+    def _reserve(self) -> bool:
+        """Round the height up to whole STEPs of rows, one at least; True if that changed it.
+        Never less than one STEP, so that a tail emptied when a block goes to the Markdown
+        keeps its place for the next block: no second layout per block."""
+        reserved = max(1, -(-len(self._rows) // STEP)) * STEP
+        changed, self._reserved = reserved != self._reserved, reserved
+        return changed
+
+    def _wrap_from(self, before: int, width: int) -> None:
+        """Wrap again the line that held text[before], and the lines after it; repaint the
+        rows that changed."""
+        start = self._last_line
+        old = self._rows[start:]
+        new: list[str] = []
+        for line in self.text[self.text.rfind("\n", 0, before) + 1 :].split("\n"):
+            self._last_line = start + len(new)
+            new.extend(wrap(line, width))
+        self._rows[start:] = new
+        same = 0
+        while same < min(len(old), len(new)) and old[same] == new[same]:
+            same += 1
+        if same < max(len(old), len(new)):
+            self.refresh(Region(0, start + same, width, max(len(old), len(new)) - same))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Layouts (the transcript's `stream` among them) ask for the height at a width:
+        # the first layout, or a resize, wraps everything at the width given.
+        if width != self._width:
+            self._width, self._rows, self._last_line = width, [], 0
+            if width and self.text:
+                self._wrap_from(0, width)
+            self._reserve()
+        return self._reserved
+
+    def render_line(self, y: int) -> Strip:
+        row = self._rows[y] if y < len(self._rows) else ""
+        style = self.rich_style
+        return Strip([Segment(row, style)]).adjust_cell_length(self.content_size.width, style)
