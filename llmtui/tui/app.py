@@ -10,6 +10,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
@@ -128,7 +129,11 @@ class Workbench(App[None]):
             yield Transcript(id="transcript")
             yield Label("↓ the reply goes on below · End (in the transcript) follows it",
                         id="jump")  # fmt: skip
-            yield PromptInput(id="prompt")
+            # In a box of its own: a repaint renders every widget whose container overlaps
+            # the dirty region, and a TextArea re-applies its theme on each render (measured
+            # 0.7 ms, at every frame of a reply, when it sat beside the transcript).
+            with Container(id="prompt-box"):
+                yield PromptInput(id="prompt")
         yield ModelfilePane(id="editor", classes="pane")
         with Pane(id="stats", classes="pane"):
             yield StatsPane()

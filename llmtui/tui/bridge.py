@@ -17,7 +17,7 @@ from textual.message_pump import MessagePump
 
 from llmtui.engine import Chunk, Done, Event, Failed, LiveStats, Notice
 
-FRAME = 0.05  # seconds between UI updates while a reply streams
+FRAME = 0.06  # seconds between UI updates while a reply streams
 
 
 @dataclass
