@@ -16,12 +16,14 @@ The app runs under Textual's headless driver, told that it is not headless so th
 renders every frame to escape sequences exactly as for a terminal; the bench counts them.
 
     python bench/tui.py [--tokens 2000] [--rounds 2] [--threads 1,2] [--profile FILE]
+                        [--replay TOK_S]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -64,6 +66,13 @@ def main() -> int:
         "--no-keys", action="store_true", help="no typing while streaming (its CPU left out)"
     )
     parser.add_argument("--profile", metavar="FILE", help="pyinstrument the UI thread into FILE")
+    parser.add_argument(
+        "--replay",
+        type=float,
+        metavar="TOK_S",
+        help="also replay the reply at a fixed TOK_S into a transcript already full: the UI's "
+        "cost per tenth without the engine slowing or the screen filling",
+    )
     args = parser.parse_args()
     os.environ.setdefault("LLMTUI_HOME", tempfile.mkdtemp(prefix="llmtui-bench-"))
 
@@ -73,7 +82,7 @@ def main() -> int:
     from llmtui import library
     from llmtui.engine import Done, Engine, Message
     from llmtui.tui.app import Workbench
-    from llmtui.tui.chat import PromptInput
+    from llmtui.tui.chat import PromptInput, Reply, Transcript
 
     written = [0]
     # A key press waiting for its frame: (when it was pressed, the prompt's text before,
@@ -97,9 +106,12 @@ def main() -> int:
         chosen = {"num_predict": args.tokens, "temperature": 0, "repeat_penalty": 1.0}
         return {**chosen, "num_thread": threads} if threads else chosen
 
+    replies: list[Done] = []
+
     def alone(engine: Engine, round_no: int) -> float:
         messages = [Message("user", f"(take {round_no}) {prompt}")]
-        return engine.chat(spec, messages, ignore_eos=True).wait().eval_rate
+        replies.append(engine.chat(spec, messages, ignore_eos=True).wait())
+        return replies[-1].eval_rate
 
     async def with_ui(engine: Engine, round_no: int, frame: float) -> Trace:
         trace = Trace()
@@ -133,6 +145,38 @@ def main() -> int:
             trace.chars_per_token = len(done.text) / max(1, done.eval_count)
         engine.chat = chat  # type: ignore[method-assign]
         return trace
+
+    async def replay(text: str, tokens: int, rate: float) -> list[tuple[float, float]]:
+        """(UI CPU share, bytes per token) in each tenth of `text` written at `rate` tok/s,
+        a frame at a time, after the same text as an earlier reply."""
+        app = Workbench("smollm2:135m", engine=Engine())
+        tenths: list[tuple[float, float]] = []
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause(0.5)
+            transcript = app.query_one(Transcript)
+            for _ in range(2):
+                reply = Reply()
+                await transcript.mount(reply)
+                await pilot.pause()
+            await app.query(Reply).first().finish(None, text)
+            await pilot.pause(0.5)
+            frame = app.frame
+            step = max(1, round(len(text) / tokens * rate * frame))
+            chunks = [text[i : i + step] for i in range(0, len(text), step)]
+            chars_per_token = len(text) / tokens
+            marks = []  # (UI CPU, wall time, terminal bytes, characters written)
+            for index, chunk in enumerate(chunks):
+                if index % max(1, len(chunks) // 10) == 0:
+                    marks.append(
+                        (time.thread_time(), time.perf_counter(), written[0], index * step)
+                    )
+                await reply.write(chunk)
+                await asyncio.sleep(frame)
+            marks.append((time.thread_time(), time.perf_counter(), written[0], len(text)))
+            for (c0, w0, b0, n0), (c1, w1, b1, n1) in itertools.pairwise(marks):
+                tenths.append(((c1 - c0) / (w1 - w0), (b1 - b0) * chars_per_token / (n1 - n0)))
+        app.engine.close()
+        return tenths[:10]
 
     thread_choices = [int(t) for t in args.threads.split(",") if t] or [0]
     frame_choices = [float(f) for f in args.frames.split(",") if f] or [0.0]
@@ -186,6 +230,12 @@ def main() -> int:
         size = [statistics.median(t.tenth(i)[2] for t in traces) for i in tenths]
         print("  by tenth of the reply: UI CPU " + " ".join(f"{c:.0%}" for c in cpu))
         print("                         bytes/token " + " ".join(f"{b:.0f}" for b in size) + "\n")
+    if args.replay and replies:
+        done = replies[-1]
+        replayed = asyncio.run(replay(done.text, done.eval_count, args.replay))
+        print(f"replayed at {args.replay:.0f} tok/s into a full transcript, by tenth:")
+        print("  UI CPU " + " ".join(f"{cpu:.0%}" for cpu, _ in replayed))
+        print("  bytes/token " + " ".join(f"{size:.0f}" for _, size in replayed))
     return 0
 
 

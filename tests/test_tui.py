@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 from workbench import app_for, ask, say, wait_for
 
 from llmtui.engine import Engine
@@ -154,6 +155,9 @@ async def test_screenshot_of_the_stats_pane(engine: Engine) -> None:
         await pilot.press("f5", "f6")  # the stats pane, zoomed
         await pilot.pause(0.3)
         assert app.screen.maximized is not None and app.screen.maximized.id == "stats"
+        live = app.query_one("#live", Static)
+        bar = next(line for line in str(live.render()).splitlines() if "━" in line)
+        assert len(bar) == live.content_size.width > 80  # drawn again for the zoomed pane
         path = app.save_screenshot(filename="stats.svg", path=str(SCREENSHOTS))
         svg = Path(path).read_text()
         assert "tok/s" in svg and "KV" in svg and "backend" in svg

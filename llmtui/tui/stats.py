@@ -43,6 +43,7 @@ class StatsPane(Vertical, can_focus=True):
         self.last_done: Done | None = None
         self.live: LiveStats | None = None
         self._shown = 0.0  # when live stats were last drawn
+        self._figures: tuple[float, int] | None = None  # the speed last drawn
 
     def compose(self) -> ComposeResult:
         yield Static("no reply yet", id="live")
@@ -67,7 +68,13 @@ class StatsPane(Vertical, can_focus=True):
             self.query_one("#rates", Sparkline).data = self.rates[-40:]
         self._draw(done.eval_rate, done.eval_count)
 
+    def on_resize(self) -> None:
+        # The context bar is as wide as the pane: drawn again when shown, zoomed or resized.
+        if self._figures is not None:
+            self._draw(*self._figures)
+
     def _draw(self, rate: float, tokens: int) -> None:
+        self._figures = (rate, tokens)
         lines = [Content(f"{rate:.1f} tok/s · {tokens} tokens")]
         if (done := self.last_done) is not None:
             lines.append(Content(f"first token {done.time_to_first_token / 1e6:.0f} ms · "
