@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 from textual.geometry import Region, Size
 
-from llmtui.tui.live_tail import STEP, LiveTail, wrap
+from llmtui.tui.live_tail import STEP, LiveTail, lines_of, styled, wrap
 
 
 def laid_out(width: int) -> LiveTail:
@@ -17,11 +17,16 @@ def laid_out(width: int) -> LiveTail:
 
 
 def wrapped_at_once(text: str, width: int) -> list[str]:
-    return [row for line in text.split("\n") for row in wrap(line, width)] if text else []
+    return [row.plain for line in lines_of(text) for row in wrap(line, width)] if text else []
 
 
+# Pieces of text as a model sends them: words, spaces, newlines, wide characters and the
+# markers of bold, italic, code and fences, in any order.
 pieces = st.lists(
-    st.text(alphabet=st.sampled_from("ab cd\n漢字 — " + "x" * 3), max_size=12), max_size=40
+    st.lists(
+        st.sampled_from(["ab", " ", "cd", "\n", "漢字", " — ", "**", "*", "`", "```"]), max_size=5
+    ).map("".join),
+    max_size=40,
 )
 
 
@@ -62,6 +67,21 @@ def test_reset_starts_again_and_shrinks_to_one_step() -> None:
     assert tail.rows == [] and tail.get_content_height(Size(10, 10), Size(10, 10), 10) == STEP
 
 
+def test_closed_bold_and_italic_lose_their_markers_open_ones_and_code_do_not() -> None:
+    line = styled("a **bold** and *it* with `**code**` and **open")
+    assert line.plain == "a bold and it with `**code**` and **open"
+    assert [(line.plain[s.start : s.end], s.style) for s in line.spans] == [
+        ("bold", "bold"),
+        ("it", "italic"),
+    ]
+    assert [row.plain for row in lines_of("```\n**x**\n```\n**y**")] == [
+        "```",
+        "**x**",
+        "```",
+        "y",
+    ]
+
+
 class OneTail(App[None]):
     def compose(self) -> ComposeResult:
         yield LiveTail()
@@ -90,3 +110,11 @@ async def test_appending_repaints_only_the_rows_that_changed() -> None:
         assert tail.region.height == STEP
         lines = [app.screen._compositor.render_strips()[y].text.rstrip() for y in range(4)]
         assert lines == ["first line of text here", "second line", "third word", "x" * 28]
+        painted.clear()
+        tail.append("\nsome **bold")
+        tail.append("** text")  # the span closes: its row is repainted, markers gone
+        assert painted[-1] == Region(0, 4, 30, 1)
+        await pilot.pause()
+        row = app.screen._compositor.render_strips()[4]
+        assert row.text.rstrip() == "some bold text"
+        assert any(segment.style and segment.style.bold for segment in row)

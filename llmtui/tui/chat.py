@@ -67,7 +67,8 @@ class Reply(Vertical):
     Profiling showed that re-rendering the growing Markdown at every frame cost the UI most
     of a core (each frame a layout of the whole screen). Here a block (paragraph, list, code
     fence) goes to the Markdown once, when it is complete; the block still being written is
-    plain text (`LiveTail`), repainting a row or two per frame."""
+    text (`LiveTail`, bold and italic styled as they close), repainting a row or two per
+    frame."""
 
     DEFAULT_CSS = """
     Reply { height: auto; margin: 0 0 1 0; layout: stream; }

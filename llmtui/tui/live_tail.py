@@ -6,11 +6,16 @@ over a paragraph of ten rows that was most of the UI's CPU while a reply streame
 rows before it are settled: greedy wrapping never takes a word back), so this widget keeps
 the wrapped rows, re-wraps the last line alone, and asks Textual to repaint the rows that
 differ, usually one.
+
+Inline Markdown that is already closed shows as it will in the finished block — **bold**
+and *italic* without their markers — so the text does not change look when its block
+moves to the Markdown; lines inside a code fence stay as written.
 """
 
 from __future__ import annotations
 
-from rich.segment import Segment
+import re
+
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -19,9 +24,50 @@ from textual.widget import Widget
 STEP = 4  # rows the widget's height grows by at a time
 
 
-def wrap(line: str, width: int) -> list[str]:
+FENCE = "```"
+# (pattern, style, whether to look inside): code spans are left exactly as written.
+INLINE = [
+    (re.compile(r"`[^`]+`"), "", False),
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), "bold", True),
+    (re.compile(r"(?<![*\w])([*_])(?=[^\s*_])(.+?)(?<=[^\s*_])\1(?![*\w])"), "italic", True),
+]
+
+
+def _pieces(text: str, rules: list[tuple[re.Pattern[str], str, bool]]) -> list[tuple[str, str]]:
+    if not rules:
+        return [(text, "")]
+    (pattern, style, inside), rest = rules[0], rules[1:]
+    pieces: list[tuple[str, str]] = []
+    end = 0
+    for match in pattern.finditer(text):
+        pieces += _pieces(text[end : match.start()], rest)
+        if inside:
+            pieces += [(t, f"{style} {s}".strip()) for t, s in _pieces(match.group(2), rest)]
+        else:
+            pieces.append((match.group(0), ""))
+        end = match.end()
+    return pieces + _pieces(text[end:], rest)
+
+
+def styled(line: str) -> Content:
+    """One line of Markdown with its closed bold and italic spans styled, markers removed."""
+    return Content.assemble(
+        *((text, style) if style else text for text, style in _pieces(line, INLINE) if text)
+    )
+
+
+def wrap(line: Content, width: int) -> list[Content]:
     """A line as the rows it takes at `width` (at least one, empty for an empty line)."""
-    return [row.plain for row in Content(line).wrap(width)] or [""]
+    return line.wrap(width) or [Content("")]
+
+
+def lines_of(text: str, fenced: bool = False) -> list[Content]:
+    """The text's lines, styled outside code fences (`fenced`: it starts inside one)."""
+    lines = []
+    for line in text.split("\n"):
+        lines.append(Content(line) if fenced or FENCE in line else styled(line))
+        fenced ^= line.count(FENCE) % 2 == 1
+    return lines
 
 
 class LiveTail(Widget):
@@ -36,7 +82,7 @@ class LiveTail(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.text = ""
-        self._rows: list[str] = []
+        self._rows: list[Content] = []
         self._last_line = 0  # index in _rows of the first row of the text's last line
         self._width = 0  # what _rows were wrapped to; 0 before the first layout
         self._reserved = STEP  # rows of height: len(_rows) rounded up to a multiple of STEP
@@ -44,7 +90,7 @@ class LiveTail(Widget):
     @property
     def rows(self) -> list[str]:
         """The text as wrapped for the last layout's width."""
-        return list(self._rows)
+        return [row.plain for row in self._rows]
 
     def reset(self, text: str = "") -> None:
         """Show `text` in place of everything shown so far."""
@@ -73,13 +119,15 @@ class LiveTail(Widget):
         rows that changed."""
         start = self._last_line
         old = self._rows[start:]
-        new: list[str] = []
-        for line in self.text[self.text.rfind("\n", 0, before) + 1 :].split("\n"):
+        first = self.text.rfind("\n", 0, before) + 1
+        fenced = self.text.count(FENCE, 0, first) % 2 == 1
+        new: list[Content] = []
+        for line in lines_of(self.text[first:], fenced):
             self._last_line = start + len(new)
             new.extend(wrap(line, width))
         self._rows[start:] = new
         same = 0
-        while same < min(len(old), len(new)) and old[same] == new[same]:
+        while same < min(len(old), len(new)) and _same(old[same], new[same]):
             same += 1
         if same < max(len(old), len(new)):
             self.refresh(Region(0, start + same, width, max(len(old), len(new)) - same))
@@ -95,6 +143,11 @@ class LiveTail(Widget):
         return self._reserved
 
     def render_line(self, y: int) -> Strip:
-        row = self._rows[y] if y < len(self._rows) else ""
-        style = self.rich_style
-        return Strip([Segment(row, style)]).adjust_cell_length(self.content_size.width, style)
+        row = self._rows[y] if y < len(self._rows) else Content("")
+        segments = row.render_segments(self.visual_style)
+        return Strip(segments).adjust_cell_length(self.content_size.width, self.rich_style)
+
+
+def _same(a: Content, b: Content) -> bool:
+    # Content's == compares the text alone; a row that turns bold must be repainted.
+    return a.plain == b.plain and a.spans == b.spans
