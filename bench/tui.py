@@ -164,9 +164,9 @@ def main() -> int:
             step = max(1, round(len(text) / tokens * rate * frame))
             chunks = [text[i : i + step] for i in range(0, len(text), step)]
             chars_per_token = len(text) / tokens
-            marks = []  # (UI CPU, wall time, terminal bytes, characters written)
+            marks: list[tuple[float, float, int, int]] = []  # CPU, wall, bytes, characters
             for index, chunk in enumerate(chunks):
-                if index % max(1, len(chunks) // 10) == 0:
+                if len(marks) <= index * 10 // len(chunks):  # the first chunk of a tenth
                     marks.append(
                         (time.thread_time(), time.perf_counter(), written[0], index * step)
                     )
@@ -176,7 +176,7 @@ def main() -> int:
             for (c0, w0, b0, n0), (c1, w1, b1, n1) in itertools.pairwise(marks):
                 tenths.append(((c1 - c0) / (w1 - w0), (b1 - b0) * chars_per_token / (n1 - n0)))
         app.engine.close()
-        return tenths[:10]
+        return tenths
 
     thread_choices = [int(t) for t in args.threads.split(",") if t] or [0]
     frame_choices = [float(f) for f in args.frames.split(",") if f] or [0.0]

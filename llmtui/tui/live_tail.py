@@ -22,8 +22,6 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 STEP = 4  # rows the widget's height grows by at a time
-
-
 FENCE = "```"
 # (pattern, style, whether to look inside): code spans are left exactly as written.
 INLINE = [
@@ -71,7 +69,7 @@ def lines_of(text: str, fenced: bool = False) -> list[Content]:
 
 
 class LiveTail(Widget):
-    """Plain text, wrapped, that only grows at its end (or starts again with `reset`).
+    """Text, wrapped, that only grows at its end (or starts again with `reset`).
 
     Its height grows STEP rows at a time: a change of height is a layout of the screen and
     a scroll of the transcript (each a repaint of all of it), so one per STEP wrapped rows,
