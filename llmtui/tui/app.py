@@ -10,7 +10,6 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
@@ -37,6 +36,7 @@ from llmtui.tui.library import LibraryPane
 from llmtui.tui.modelfile_pane import ModelfilePane
 from llmtui.tui.pane import Pane
 from llmtui.tui.pull import PullDialog
+from llmtui.tui.screen import WorkbenchScreen
 from llmtui.tui.stats import StatsPane
 from llmtui.tui.themes import load_themes
 
@@ -120,6 +120,9 @@ class Workbench(App[None]):
 
     # -- layout ---------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[None]:
+        return WorkbenchScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Tabs(*(Tab(p.title(), id=f"tab-{p}") for p in PANES), id="tabs")
@@ -129,11 +132,7 @@ class Workbench(App[None]):
             yield Transcript(id="transcript")
             yield Label("↓ the reply goes on below · End (in the transcript) follows it",
                         id="jump")  # fmt: skip
-            # In a box of its own: a repaint renders every widget whose container overlaps
-            # the dirty region, and a TextArea re-applies its theme on each render (measured
-            # 0.7 ms, at every frame of a reply, when it sat beside the transcript).
-            with Container(id="prompt-box"):
-                yield PromptInput(id="prompt")
+            yield PromptInput(id="prompt")
         yield ModelfilePane(id="editor", classes="pane")
         with Pane(id="stats", classes="pane"):
             yield StatsPane()

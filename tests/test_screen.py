@@ -1,0 +1,142 @@
+"""The main screen's cheaper repaints paint exactly what Textual's own would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+import pytest
+from textual._compositor import Compositor
+from textual.geometry import Region
+from textual.screen import Screen
+from textual.widget import Widget
+
+from llmtui.engine import Engine
+from llmtui.tui.chat import PromptInput, Reply, Transcript
+from llmtui.tui.screen import RowCompositor, WorkbenchScreen
+from tests.workbench import app_for, wait_for
+
+PARAGRAPH = "Rome was founded, the story goes, by **Romulus** in 753 BC. " * 4
+
+
+def painted(compositor: Compositor, crop: Region) -> dict[tuple[int, int], str]:
+    """What a partial repaint of `crop` writes: (row, cut) -> text, within `crop`."""
+    chops = compositor._render_chops(crop, lambda y: crop.y <= y < crop.bottom)
+    return {
+        (y, cut): strip.text
+        for y, line in enumerate(chops)
+        for cut, strip in line.items()
+        if strip is not None and crop.y <= y < crop.bottom and crop.x <= cut < crop.right
+    }
+
+
+def regions(app_screen: Screen[object]) -> Iterator[Region]:
+    """Crops a repaint meets: one widget's row, several widgets, a border, the screen."""
+    tail = app_screen.query_one(Reply).tail.region
+    yield Region(tail.x, tail.y, tail.width, 1)
+    yield app_screen.query_one(Transcript).region
+    yield app_screen.query_one(PromptInput).region.grow((1, 1, 1, 1))
+    yield Region(0, 0, app_screen.size.width, 3)
+    yield app_screen.region
+
+
+async def test_partial_repaints_paint_what_textuals_compositor_paints(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        reply = Reply()
+        await app.query_one(Transcript).mount(reply)
+        for _ in range(3):
+            await reply.write(PARAGRAPH + "\n\n")
+        await reply.write(PARAGRAPH)
+        await pilot.pause(0.2)
+        compositor = app.screen._compositor
+        assert isinstance(compositor, RowCompositor)
+        # Textual's rendering of the same map: its `_get_renders`, on this compositor.
+        for crop in regions(app.screen):
+            ours = painted(compositor, crop)
+            compositor._get_renders = partial(Compositor._get_renders, compositor)  # type: ignore[method-assign]
+            try:
+                theirs = painted(compositor, crop)
+            finally:
+                del compositor._get_renders
+            assert ours == theirs, crop
+            assert ours, crop
+
+
+async def test_a_frame_of_the_tail_renders_one_row_of_the_tail_and_its_ancestors(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        reply = Reply()
+        await app.query_one(Transcript).mount(reply)
+        await reply.write(PARAGRAPH + "\n\nThe next paragraph")
+        await pilot.pause(1.0)
+        rendered: list[tuple[Widget, Region]] = []
+        render_lines = Widget.render_lines
+
+        def counted(widget: Widget, crop: Region) -> object:
+            rendered.append((widget, crop))
+            return render_lines(widget, crop)
+
+        app.query_one(PromptInput).cursor_blink = False  # its own repaints, not the tail's
+        await pilot.pause(0.6)
+        rows = list(reply.tail.rows)
+        room = reply.tail.content_size.width - len(rows[-1])
+        assert room > 1
+        monkeypatch.setattr(Widget, "render_lines", counted)
+        await reply.write("x" * (room - 1))
+        await wait_for(lambda: rendered)
+        await pilot.pause(0.1)
+        assert len(reply.tail.rows) == len(rows) and reply.tail.rows != rows
+        ancestors = {reply.tail, *reply.tail.ancestors}
+        assert {widget for widget, _ in rendered} <= ancestors
+        assert reply.tail in {widget for widget, _ in rendered}
+        assert all(crop.height == 1 for _, crop in rendered)
+
+
+async def test_a_layout_is_not_echoed_by_the_widgets_it_resized(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual's screen lays out twice when the live tail grows: its new size, as a
+    reactive, asks for a second layout."""
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        reply = Reply()
+        await app.query_one(Transcript).mount(reply)
+        await reply.write(PARAGRAPH + "\n\n" + PARAGRAPH)
+        await pilot.pause(0.3)
+        rows = reply.tail.size.height
+        layouts: list[bool] = []
+        refresh_layout = WorkbenchScreen._refresh_layout
+
+        def counted(screen: WorkbenchScreen, size: object = None, scroll: bool = False) -> None:
+            layouts.append(scroll)
+            refresh_layout(screen, size, scroll)
+
+        monkeypatch.setattr(WorkbenchScreen, "_refresh_layout", counted)
+        await reply.write(PARAGRAPH * 2)
+        await pilot.pause(0.5)
+        assert reply.tail.size.height > rows
+        assert layouts == [False]
+
+
+async def test_a_transcript_that_comes_to_scroll_is_laid_out_beside_its_scrollbar(
+    engine: Engine,
+) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        transcript = app.query_one(Transcript)
+        reply = Reply()
+        await transcript.mount(reply)
+        await pilot.pause(0.2)
+        width = reply.size.width
+        for _ in range(12):
+            await reply.write(PARAGRAPH + "\n\n")
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+        # The scrollbar took columns from the transcript: a second layout (which the
+        # screen keeps for widgets that scroll) narrowed the reply to fit.
+        assert transcript.show_vertical_scrollbar
+        assert reply.size.width < width
+        assert reply.region.right <= transcript.scrollable_content_region.right
