@@ -16,7 +16,7 @@ The app runs under Textual's headless driver, told that it is not headless so th
 renders every frame to escape sequences exactly as for a terminal; the bench counts them.
 
     python bench/tui.py [--tokens 2000] [--rounds 2] [--threads 1,2] [--profile FILE]
-                        [--replay TOK_S]
+                        [--replay TOK_S [--history N]]
 """
 
 from __future__ import annotations
@@ -72,6 +72,13 @@ def main() -> int:
         metavar="TOK_S",
         help="also replay the reply at a fixed TOK_S into a transcript already full: the UI's "
         "cost per tenth without the engine slowing or the screen filling",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1,
+        metavar="N",
+        help="replies already in the transcript when --replay starts (default 1)",
     )
     args = parser.parse_args()
     os.environ.setdefault("LLMTUI_HOME", tempfile.mkdtemp(prefix="llmtui-bench-"))
@@ -154,11 +161,16 @@ def main() -> int:
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause(0.5)
             transcript = app.query_one(Transcript)
-            for _ in range(2):
-                reply = Reply()
-                await transcript.mount(reply)
-                await pilot.pause()
-            await app.query(Reply).first().finish(None, text)
+            for _ in range(args.history):
+                earlier = Reply()
+                await transcript.mount(earlier)
+                await earlier.finish(None, text)
+            await pilot.pause(0.5)
+            transcript.scroll_end(animate=False)
+            await pilot.pause(0.5)
+            transcript.freeze_above()  # as the workbench does when it sends a prompt
+            reply = Reply()
+            await transcript.mount(reply)
             await pilot.pause(0.5)
             frame = app.frame
             step = max(1, round(len(text) / tokens * rate * frame))

@@ -379,6 +379,7 @@ class Workbench(App[None]):
     async def _answer(self) -> None:
         assert self.spec is not None
         transcript = self.query_one("#transcript", Transcript)
+        transcript.freeze_above()
         transcript.anchor()
         self.reply = Reply()
         await transcript.mount(self.reply)
