@@ -1,7 +1,9 @@
 """The workbench's cost while a reply streams, against the engine alone, in one run.
 
 Same model, prompt and token count (greedy, end-of-sequence ignored so every reply has
---tokens tokens), alternating engine-alone and workbench runs:
+--tokens tokens), alternating engine-alone and workbench runs. Each round streams a reply
+into the workbench twice: as it is read, for (1) (3) (4) (5), and with a key typed every
+0.25 s, for (2) and the tokens/s of (3) while typing:
 
   (1) UI CPU per token in the last tenth of the reply against the first (goal <= 1.5)
   (2) key-press-to-repaint latency while streaming, p50 / p95 (goal p95 < 50 ms)
@@ -63,7 +65,7 @@ def main() -> int:
     parser.add_argument("--threads", default="", help="engine threads, e.g. 2 or 1,2")
     parser.add_argument("--frames", default="", help="seconds between repaints, e.g. 0.05,0.08")
     parser.add_argument(
-        "--no-keys", action="store_true", help="no typing while streaming (its CPU left out)"
+        "--no-keys", action="store_true", help="leave out the run that types while streaming"
     )
     parser.add_argument("--profile", metavar="FILE", help="pyinstrument the UI thread into FILE")
     parser.add_argument(
@@ -120,7 +122,7 @@ def main() -> int:
         replies.append(engine.chat(spec, messages, ignore_eos=True).wait())
         return replies[-1].eval_rate
 
-    async def with_ui(engine: Engine, round_no: int, frame: float) -> Trace:
+    async def with_ui(engine: Engine, round_no: int, frame: float, keys: bool) -> Trace:
         trace = Trace()
         app = Workbench("smollm2:135m", engine=engine)
         app.frame = frame or app.frame
@@ -138,7 +140,7 @@ def main() -> int:
                 now = time.perf_counter()
                 if reply is not None:
                     trace.samples.append((len(reply.text), now, time.thread_time(), written[0]))
-                if now >= next_key and app.reply is not None and not pending and not args.no_keys:
+                if now >= next_key and app.reply is not None and not pending and keys:
                     pending.append((now, field_.text, field_, trace.latencies))
                     app.post_message(events.Key("x", "x"))
                     next_key = now + 0.25
@@ -196,17 +198,20 @@ def main() -> int:
         engine = Engine(default_options=options(threads or None))
         alone(engine, 0)  # load outside the timings
         ratios, rates, traces = [], [], []
+        typed_ratios, typed = [], []
         for round_no in range(1, args.rounds + 1):
             base = alone(engine, round_no)
             if args.profile:
                 from pyinstrument import Profiler
 
                 with Profiler(async_mode="disabled") as profiler:
-                    trace = asyncio.run(with_ui(engine, round_no, frame))
+                    trace = asyncio.run(with_ui(engine, round_no, frame, keys=False))
                 Path(args.profile).write_text(profiler.output_text(show_all=True, unicode=False))
                 print(f"profile of the UI thread in {args.profile}")
             else:
-                trace = asyncio.run(with_ui(engine, round_no, frame))
+                trace = asyncio.run(with_ui(engine, round_no, frame, keys=False))
+            if not args.no_keys:
+                typed.append(asyncio.run(with_ui(engine, round_no + 200, frame, keys=True)))
             base = (base + alone(engine, round_no + 100)) / 2
             ratios.append(trace.rate / base)
             rates.append(trace.rate)
@@ -215,8 +220,11 @@ def main() -> int:
             print(f"round {round_no}: alone {base:.1f} tok/s, with the UI {trace.rate:.1f} "
                   f"({trace.rate / base:.2f}); UI CPU {first[1]:.0%} -> {last[1]:.0%} of a "
                   f"core; {first[2]:.0f} -> {last[2]:.0f} bytes/token")  # fmt: skip
+            if typed:
+                typed_ratios.append(typed[-1].rate / base)
+                print(f"  typing: with the UI {typed[-1].rate:.1f} ({typed_ratios[-1]:.2f})")
         engine.close()
-        latencies = sorted(x for t in traces for x in t.latencies)
+        latencies = sorted(x for t in typed for x in t.latencies)
         p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
         growth = statistics.median(t.tenth(9)[0] / t.tenth(0)[0] for t in traces)
         label = f"num_thread {threads}" if threads else "default threads"
@@ -229,6 +237,8 @@ def main() -> int:
                   f"({len(latencies)} presses; goal p95 < 50 ms)")  # fmt: skip
         print(f"  (3) tok/s with UI / alone          {statistics.median(ratios):.2f}   "
               f"({statistics.median(rates):.1f} tok/s; goal >= 0.95)")  # fmt: skip
+        if typed_ratios:
+            print(f"      ... typing 4 keys/s throughout {statistics.median(typed_ratios):.2f}")
         bytes_first = statistics.median(t.tenth(0)[2] for t in traces)
         bytes_last = statistics.median(t.tenth(9)[2] for t in traces)
         print(f"  (4) terminal bytes/token           {bytes_first:.0f} first tenth, "
