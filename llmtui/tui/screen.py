@@ -1,7 +1,7 @@
 """The workbench's main screen: Textual's, with two repaint costs of a streaming reply cut.
 
 Measured on a reply replayed at 60 tok/s (bench/tui.py --replay), the UI's CPU went from
-8.1-8.6% of a core to 6.3%; each change is Textual-internal, so each is pinned by a test
+8.1-8.6% of a core to 5.5-5.8%; each change is Textual-internal, so each is pinned by a test
 (tests/test_screen.py) that fails if a Textual release changes what it overrides.
 
 - A partial repaint (one row of the live tail, at every frame) rendered every widget whose
