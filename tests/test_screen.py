@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 from textual._compositor import Compositor
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -110,7 +110,9 @@ async def test_a_layout_is_not_echoed_by_the_widgets_it_resized(
         layouts: list[bool] = []
         refresh_layout = WorkbenchScreen._refresh_layout
 
-        def counted(screen: WorkbenchScreen, size: object = None, scroll: bool = False) -> None:
+        def counted(
+            screen: WorkbenchScreen, size: Size | None = None, scroll: bool = False
+        ) -> None:
             layouts.append(scroll)
             refresh_layout(screen, size, scroll)
 

@@ -34,6 +34,14 @@ async def converse(pilot: Pilot[None], app: Workbench, turns: int) -> Transcript
     return transcript
 
 
+async def frozen_conversation(pilot: Pilot[None], app: Workbench) -> Transcript:
+    """Six turns, those more than a screen above the view frozen."""
+    transcript = await converse(pilot, app, 6)
+    transcript.freeze_above()
+    await pilot.pause(0.3)
+    return transcript
+
+
 def shown(message: Freezable) -> bool:
     return any(child.display for child in message.children)
 
@@ -60,9 +68,7 @@ async def test_sending_freezes_messages_far_above_keeping_every_height(engine: E
 async def test_scrolling_near_a_frozen_message_thaws_it(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(120, 36)) as pilot:
-        transcript = await converse(pilot, app, 6)
-        transcript.freeze_above()
-        await pilot.pause(0.3)
+        transcript = await frozen_conversation(pilot, app)
         first = transcript.query_children(Freezable).first()
         span = first.virtual_region
         assert not shown(first)
@@ -77,9 +83,7 @@ async def test_scrolling_near_a_frozen_message_thaws_it(engine: Engine) -> None:
 async def test_the_cursor_thaws_the_message_it_moves_to(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(120, 36)) as pilot:
-        transcript = await converse(pilot, app, 6)
-        transcript.freeze_above()
-        await pilot.pause(0.3)
+        transcript = await frozen_conversation(pilot, app)
         fence = transcript.query(MarkdownFence).first()
         assert fence.region.height == 0  # hidden inside a frozen reply
         transcript.place(fence)
@@ -91,9 +95,7 @@ async def test_the_cursor_thaws_the_message_it_moves_to(engine: Engine) -> None:
 async def test_a_new_width_thaws_every_frozen_message(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(120, 36)) as pilot:
-        transcript = await converse(pilot, app, 6)
-        transcript.freeze_above()
-        await pilot.pause(0.3)
+        transcript = await frozen_conversation(pilot, app)
         assert not shown(transcript.query_children(Freezable).first())
         await pilot.resize_terminal(150, 36)
         await pilot.pause(0.5)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual._compositor import Compositor
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
@@ -53,9 +53,9 @@ class WorkbenchScreen(Screen[None]):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._compositor = RowCompositor()
 
-    def _refresh_layout(self, size: object = None, scroll: bool = False) -> None:
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
         before = {widget for widget in self._compositor.widgets if widget._layout_required}
-        super()._refresh_layout(size, scroll)  # type: ignore[arg-type]
+        super()._refresh_layout(size, scroll)
         for widget in self._compositor.widgets:
             if widget._layout_required and widget not in before and _cannot_scroll(widget):
                 widget._layout_required = False
