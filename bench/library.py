@@ -86,7 +86,10 @@ def memory() -> None:
 
 
 def main() -> int:
-    os.environ.setdefault("LLMTUI_HOME", tempfile.mkdtemp(prefix="llmtui-bench-"))
+    # A home of its own unless told one, removed when main() returns: each run fills its
+    # cache with a model (~240 MB), and leftovers filled this machine's disk.
+    home = tempfile.TemporaryDirectory(prefix="llmtui-bench-", ignore_cleanup_errors=True)
+    os.environ.setdefault("LLMTUI_HOME", home.name)
     listing()
     memory()
     return 0

@@ -83,7 +83,10 @@ def main() -> int:
         help="replies already in the transcript when --replay starts (default 1)",
     )
     args = parser.parse_args()
-    os.environ.setdefault("LLMTUI_HOME", tempfile.mkdtemp(prefix="llmtui-bench-"))
+    # A home of its own unless told one, removed when main() returns: each run fills its
+    # cache with a model (~240 MB), and leftovers filled this machine's disk.
+    home = tempfile.TemporaryDirectory(prefix="llmtui-bench-", ignore_cleanup_errors=True)
+    os.environ.setdefault("LLMTUI_HOME", home.name)
 
     from textual import events
     from textual.drivers.headless_driver import HeadlessDriver

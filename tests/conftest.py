@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -14,6 +15,9 @@ from hubserver import FakeHub
 # Before anything reads a path: tests never touch the real home, nor the real Hugging Face
 # cache, Ollama store or LM Studio folders (all of which live under HOME by default).
 _HOME = tempfile.mkdtemp(prefix="llmtui-test-home-")
+# Removed when the run ends: a home holds models (~240-340 MB a run), and leftovers of
+# repeated runs filled this machine's disk.
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 os.environ["LLMTUI_HOME"] = _HOME
 os.environ["HOME"] = str(Path(_HOME) / "user")
 os.environ["HF_HOME"] = str(Path(_HOME) / "user" / "hf")
