@@ -63,7 +63,7 @@ async def test_partial_repaints_paint_what_textuals_compositor_paints(engine: En
             assert ours, crop
 
 
-async def test_a_frame_of_the_tail_renders_one_row_of_the_tail_and_its_ancestors(
+async def test_a_frame_of_the_tail_renders_one_row_of_the_tail_alone(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = app_for(engine)
@@ -89,10 +89,40 @@ async def test_a_frame_of_the_tail_renders_one_row_of_the_tail_and_its_ancestors
         await wait_for(lambda: rendered)
         await pilot.pause(0.1)
         assert len(reply.tail.rows) == len(rows) and reply.tail.rows != rows
-        ancestors = {reply.tail, *reply.tail.ancestors}
-        assert {widget for widget, _ in rendered} <= ancestors
-        assert reply.tail in {widget for widget, _ in rendered}
+        # Its ancestors are behind it there: nothing of theirs would show.
+        assert {widget for widget, _ in rendered} == {reply.tail}
         assert all(crop.height == 1 for _, crop in rendered)
+
+
+async def test_a_repaint_of_the_transcript_renders_no_row_a_message_covers_twice(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a layout the transcript's viewport is repainted: a reply's rows are all its
+    blocks' and its tail's, so the reply (and the panes behind) render none of them."""
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        transcript = app.query_one(Transcript)
+        reply = Reply()
+        await transcript.mount(reply)
+        for _ in range(3):
+            await reply.write(PARAGRAPH + "\n\n")
+        await reply.write(PARAGRAPH)
+        await pilot.pause(0.3)
+        rendered: dict[Widget, int] = {}
+        render_lines = Widget.render_lines
+
+        def counted(widget: Widget, crop: Region) -> object:
+            rendered[widget] = rendered.get(widget, 0) + crop.height
+            return render_lines(widget, crop)
+
+        monkeypatch.setattr(Widget, "render_lines", counted)
+        painted(app.screen._compositor, transcript.region)
+        shown = reply.region.intersection(transcript.region)
+        assert shown.height > 10
+        assert reply not in rendered
+        assert rendered[reply.tail] == reply.tail.region.intersection(shown).height
+        # The transcript itself shows only between and around messages.
+        assert rendered.get(transcript, 0) < transcript.region.height // 2
 
 
 async def test_a_layout_is_not_echoed_by_the_widgets_it_resized(

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import re
 
+from rich.style import Style as RichStyle
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.widget import Widget
 
 STEP = 4  # rows the widget's height grows by at a time
@@ -84,6 +86,8 @@ class LiveTail(Widget):
         self._last_line = 0  # index in _rows of the first row of the text's last line
         self._width = 0  # what _rows were wrapped to; 0 before the first layout
         self._reserved = STEP  # rows of height: len(_rows) rounded up to a multiple of STEP
+        self._styled_for: VisualStyle | None = None
+        self._pad_style = RichStyle()
 
     @property
     def rows(self) -> list[str]:
@@ -142,8 +146,13 @@ class LiveTail(Widget):
 
     def render_line(self, y: int) -> Strip:
         row = self._rows[y] if y < len(self._rows) else Content("")
-        segments = row.render_segments(self.visual_style)
-        return Strip(segments).adjust_cell_length(self.content_size.width, self.rich_style)
+        style = self.visual_style
+        if style is not self._styled_for:
+            # `rich_style` walks every ancestor's styles: a third of a frame's render when
+            # it was asked for each row. `visual_style` is a new object when styles change.
+            self._styled_for, self._pad_style = style, self.rich_style
+        segments = row.render_segments(style)
+        return Strip(segments).adjust_cell_length(self.content_size.width, self._pad_style)
 
 
 def _same(a: Content, b: Content) -> bool:
