@@ -16,7 +16,8 @@ from llmtui.tui.chat import PromptInput, Reply, Transcript
 from llmtui.tui.screen import RowCompositor, WorkbenchScreen
 from tests.workbench import app_for, wait_for
 
-PARAGRAPH = "Rome was founded, the story goes, by **Romulus** in 753 BC. " * 4
+SENTENCE = "Rome was founded, the story goes, by **Romulus** in 753 BC. "
+PARAGRAPH = SENTENCE * 4
 
 
 def painted(compositor: Compositor, crop: Region) -> dict[tuple[int, int], str]:
@@ -125,17 +126,44 @@ async def test_a_repaint_of_the_transcript_renders_no_row_a_message_covers_twice
         assert rendered.get(transcript, 0) < transcript.region.height // 2
 
 
+async def test_blocks_that_come_after_the_first_layout_all_show(engine: Engine) -> None:
+    """Textual's screen records only the first step of the way up from a widget that asks
+    for a layout, so the reply's `stream` layout kept its Markdown at the height of the
+    first block: the blocks after it were laid out below it and cut off. It shows when a
+    block moves in the frame the tail shrinks back (a paragraph taller than its first
+    rows)."""
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        reply = Reply()
+        await app.query_one(Transcript).mount(reply)
+        text = (SENTENCE * 6 + "\n\n") * 4 + "The tail"
+        for start in range(0, len(text), 30):  # as a reply streams: a frame at a time
+            await reply.write(text[start : start + 30])
+            await pilot.pause(0.02)
+        await pilot.pause(0.2)
+        blocks = list(reply.markdown.children)
+        assert len(blocks) == 4
+        assert reply.markdown.region.contains_region(blocks[-1].region)
+        assert reply.tail.region.y >= blocks[-1].region.bottom
+        assert reply.region.height >= reply.markdown.region.height + len(reply.tail.rows)
+
+
+@pytest.mark.parametrize("scrolling", [False, True])
 async def test_a_layout_is_not_echoed_by_the_widgets_it_resized(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, scrolling: bool
 ) -> None:
     """Textual's screen lays out twice when the live tail grows: its new size, as a
-    reactive, asks for a second layout."""
+    reactive, asks for a second layout (and the transcript's virtual size for a third)."""
     app = app_for(engine)
     async with app.run_test(size=(120, 36)) as pilot:
         reply = Reply()
         await app.query_one(Transcript).mount(reply)
         await reply.write(PARAGRAPH + "\n\n" + PARAGRAPH)
         await pilot.pause(0.3)
+        if scrolling:  # the transcript's own size echo too: its scrollbar is already there
+            await reply.write(PARAGRAPH * 8 + "\n\n")
+            await pilot.pause(0.3)
+            assert app.query_one(Transcript).show_vertical_scrollbar
         rows = reply.tail.size.height
         layouts: list[bool] = []
         refresh_layout = WorkbenchScreen._refresh_layout

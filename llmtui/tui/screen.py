@@ -1,27 +1,32 @@
-"""The workbench's main screen: Textual's, with two repaint costs of a streaming reply cut.
+"""The workbench's main screen: Textual's, with a layout fix and the repaint costs of a
+streaming reply cut.
 
-Measured on a reply replayed at 60 tok/s (bench/tui.py --replay), the UI's CPU went from
-8.1-8.6% of a core to 5.5-5.8%; each change is Textual-internal, so each is pinned by a test
-(tests/test_screen.py) that fails if a Textual release changes what it overrides.
+Each change is Textual-internal, so each is pinned by a test (tests/test_screen.py) that
+fails with Textual's own screen.
 
+- Layouts: the `stream` layout of the transcript and of each reply measures again only the
+  children on the way up from a widget that asked for a layout. Textual recorded only the
+  first step of that way, so a block added to a reply's Markdown in the frame the live
+  tail shrank left the Markdown at its old height: every block after the first was cut
+  off until the reply ended. `WorkbenchScreen._on_layout` records every step.
 - A partial repaint (one row of the live tail, at every frame) rendered every widget whose
   container overlaps the dirty rows, each one whole: thirteen widgets, ~1.9 ms a frame.
   `RowCompositor` renders only the rows of a widget that show: not those outside the
   dirty ones, nor those that widgets in front cover. A frame renders one row of the tail
   (its four ancestors are behind it), and the repaint after a layout renders no message
-  container under its blocks. With the tail's row style kept (live_tail.py), a reply
-  replayed at 60 tok/s cost 5.6-7.1% of a core instead of 6.7-8.3% (three runs each,
-  alternated).
+  container under its blocks.
 - After a layout, Textual tells every widget whose size changed its new virtual size; that
-  reactive asks for a layout, so each layout was followed by a second one of the whole
-  screen (~7 ms, two per paragraph of a reply). A widget that cannot scroll has no use for
-  its virtual size, so `WorkbenchScreen` drops the layouts those echoes ask for.
+  reactive asks for a second layout of the whole screen (~10 ms, at each growth of a
+  reply). Only a widget whose scrollbars come or go needs it (its content is narrower),
+  so `WorkbenchScreen` drops the others: a reply replayed at 60 tok/s into the transcript
+  was laid out 98 times instead of 55.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual import messages
 from textual._compositor import Compositor
 from textual.geometry import Region, Size
 from textual.screen import Screen
@@ -86,14 +91,50 @@ def _cannot_scroll(widget: Widget) -> bool:
     return (styles.overflow_x, styles.overflow_y) == ("hidden", "hidden")
 
 
+def _scrollbars(widget: Widget) -> tuple[bool, bool]:
+    return widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar
+
+
 class WorkbenchScreen(Screen[None]):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._compositor = RowCompositor()
 
     def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
-        before = {widget for widget in self._compositor.widgets if widget._layout_required}
+        widgets = self._compositor.widgets
+        before = {widget for widget in widgets if widget._layout_required}
+        bars = {widget: _scrollbars(widget) for widget in widgets if not _cannot_scroll(widget)}
         super()._refresh_layout(size, scroll)
         for widget in self._compositor.widgets:
-            if widget._layout_required and widget not in before and _cannot_scroll(widget):
+            if (
+                widget._layout_required
+                and widget not in before
+                and (widget not in bars or _scrollbars(widget) == bars[widget])
+            ):
                 widget._layout_required = False
+
+    async def _on_layout(self, message: messages.Layout) -> None:
+        # Textual's handler, with one fix. For each container with `auto` height up from
+        # the widget that changed, it records which child led there, and the `stream`
+        # layout (transcript, replies) measures again only those children, reusing every
+        # other child's last height. Textual asks whether the child is a *container* with
+        # records (it always is, one step up), not whether the container holds it, so
+        # only the first step is recorded: a block added to a reply's Markdown left the
+        # Markdown at its old height, and the blocks after the first were cut off.
+        message.stop()
+        message.prevent_default()
+        widget = message.widget
+        required = False
+        for ancestor in widget.ancestors:
+            if not isinstance(ancestor, Widget):
+                break
+            children = self._layout_widgets.setdefault(ancestor, set())
+            if widget not in children:
+                children.add(widget)
+                required = True
+            if not ancestor.styles.auto_dimensions:
+                break
+            widget = ancestor
+        if required and not self._layout_required:
+            self._layout_required = True
+            self.check_idle()
