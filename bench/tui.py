@@ -46,16 +46,17 @@ class Trace:
     rate: float = 0.0
     chars_per_token: float = 1.0
 
-    def tenth(self, which: int) -> tuple[float, float, float]:
-        """CPU seconds per token, CPU share of a core and bytes per token, in tenth `which`
-        (0 first, 9 last) of the reply, by length."""
+    def tenth(self, which: int) -> tuple[float, float, float, float]:
+        """CPU seconds per token, CPU share of a core, bytes per token and tokens per second
+        in tenth `which` (0 first, 9 last) of the reply, by length."""
         total = self.samples[-1][0]
         low, high = total * which / 10, total * (which + 1) / 10
         start = max((s for s in self.samples if s[0] <= low), key=lambda s: s[1])
         end = min((s for s in self.samples if s[0] >= high), key=lambda s: s[1])
         (t0, w0, c0, b0), (t1, w1, c1, b1) = start, end
         tokens = max(1.0, (t1 - t0) / self.chars_per_token)
-        return (c1 - c0) / tokens, (c1 - c0) / max(1e-9, w1 - w0), (b1 - b0) / tokens
+        wall = max(1e-9, w1 - w0)
+        return (c1 - c0) / tokens, (c1 - c0) / wall, (b1 - b0) / tokens, tokens / wall
 
 
 def main() -> int:
@@ -254,7 +255,11 @@ def main() -> int:
         cpu = [statistics.median(t.tenth(i)[1] for t in traces) for i in tenths]
         size = [statistics.median(t.tenth(i)[2] for t in traces) for i in tenths]
         print("  by tenth of the reply: UI CPU " + " ".join(f"{c:.0%}" for c in cpu))
-        print("                         bytes/token " + " ".join(f"{b:.0f}" for b in size) + "\n")
+        print("                         bytes/token " + " ".join(f"{b:.0f}" for b in size))
+        # CPU per token is CPU per second over tokens per second: as the context fills,
+        # the engine slows and each frame carries fewer tokens.
+        speed = [statistics.median(t.tenth(i)[3] for t in traces) for i in tenths]
+        print("                         tok/s " + " ".join(f"{r:.0f}" for r in speed) + "\n")
     if args.replay and replies:
         done = replies[-1]
         replayed = asyncio.run(replay(done.text, done.eval_count, args.replay))
