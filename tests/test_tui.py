@@ -6,14 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.content import Content
+from textual.strip import Strip
 from workbench import app_for, ask, say, wait_for
 
 from llmtui.engine import Engine
 from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Reply
 from llmtui.tui.editor import ModelfileEditor
-from llmtui.tui.stats import StatsPane
+from llmtui.tui.stats import Figures, StatsPane
 from llmtui.tui.themes import load_themes
 
 # `make screenshots` points this at screenshots/; a plain test run keeps the tree clean.
@@ -155,12 +156,39 @@ async def test_screenshot_of_the_stats_pane(engine: Engine) -> None:
         await pilot.press("f5", "f6")  # the stats pane, zoomed
         await pilot.pause(0.3)
         assert app.screen.maximized is not None and app.screen.maximized.id == "stats"
-        live = app.query_one("#live", Static)
-        bar = next(line for line in str(live.render()).splitlines() if "━" in line)
+        live = app.query_one(Figures)
+        bar = next(line.plain for line in live.lines if "━" in line.plain)
         assert len(bar) == live.content_size.width > 80  # drawn again for the zoomed pane
         path = app.save_screenshot(filename="stats.svg", path=str(SCREENSHOTS))
         svg = Path(path).read_text()
         assert "tok/s" in svg and "KV" in svg and "backend" in svg
+
+
+async def test_live_figures_repaint_only_the_rows_that_changed(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        figures = app.query_one(Figures)
+        lines = [Content(f"figure {n}") for n in range(6)]
+        figures.show(lines)
+        await pilot.pause(0.2)
+        painted: list[int] = []
+        render_line = Figures.render_line
+
+        def counted(widget: Figures, y: int) -> Strip:
+            painted.append(y)
+            return render_line(widget, y)
+
+        monkeypatch.setattr(Figures, "render_line", counted)
+        long = "context " + "9" * 200
+        figures.show([*lines[:2], Content("figure two, changed"), *lines[3:5], Content(long)])
+        await wait_for(lambda: painted)
+        await pilot.pause(0.2)
+        assert sorted(set(painted)) == [2, 5]
+        # A line wider than the pane is cut, not wrapped onto the next figure's row.
+        last = figures.render_line(5).text
+        assert len(last) == figures.content_size.width and last.rstrip().endswith("…")
 
 
 async def test_screenshot_of_the_key_help(engine: Engine) -> None:
