@@ -116,6 +116,16 @@ def test_shipped_themes_load() -> None:
     assert any(not t.dark for t in themes) and any(t.ansi for t in themes)
 
 
+async def test_every_shipped_theme_can_be_switched_to_live(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        themes, _ = load_themes([Path(__file__).parent.parent / "themes"])
+        for theme in themes:
+            app.theme = theme.name
+            await pilot.pause(0.2)
+            assert app.is_running and app.current_theme.name == theme.name
+
+
 def test_bad_user_theme_is_reported_and_skipped(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
     (tmp_path / "odd.toml").write_text('name = "odd"\nprimary = "#fff"\nsparkle = true\n')

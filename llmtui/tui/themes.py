@@ -15,6 +15,7 @@ from textual.theme import Theme
 from llmtui import paths
 
 _FIELDS = {f.name for f in dataclasses.fields(Theme)}
+_ANSI_VARIABLES = {"ansi-background": "ansi_black", "ansi-foreground": "ansi_white"}
 
 
 def theme_folders() -> list[Path]:
@@ -36,6 +37,10 @@ def load_theme(path: Path) -> Theme:
         raise ValueError("it needs a name and a primary colour (text)")
     try:
         theme = Theme(**data)
+        if theme.ansi:
+            # Textual's screen CSS uses these, and only its own ANSI themes define them:
+            # without them, switching to the theme raised in the stylesheet and quit.
+            theme.variables = {**_ANSI_VARIABLES, **theme.variables}
         theme.to_color_system().generate()  # parses every colour
     except Exception as error:  # Textual raises several kinds for bad colours
         raise ValueError(f"not a valid theme: {error}") from None
