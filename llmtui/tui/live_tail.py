@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 
-from rich.style import Style as RichStyle
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.style import Style as VisualStyle
 from textual.widget import Widget
+
+from llmtui.tui.rows import row_strip, same_row
 
 STEP = 4  # rows the widget's height grows by at a time
 FENCE = "```"
@@ -86,8 +86,6 @@ class LiveTail(Widget):
         self._last_line = 0  # index in _rows of the first row of the text's last line
         self._width = 0  # what _rows were wrapped to; 0 before the first layout
         self._reserved = STEP  # rows of height: len(_rows) rounded up to a multiple of STEP
-        self._styled_for: VisualStyle | None = None
-        self._pad_style = RichStyle()
 
     @property
     def rows(self) -> list[str]:
@@ -129,7 +127,7 @@ class LiveTail(Widget):
             new.extend(wrap(line, width))
         self._rows[start:] = new
         same = 0
-        while same < min(len(old), len(new)) and _same(old[same], new[same]):
+        while same < min(len(old), len(new)) and same_row(old[same], new[same]):
             same += 1
         if same < max(len(old), len(new)):
             self.refresh(Region(0, start + same, width, max(len(old), len(new)) - same))
@@ -146,15 +144,4 @@ class LiveTail(Widget):
 
     def render_line(self, y: int) -> Strip:
         row = self._rows[y] if y < len(self._rows) else Content("")
-        style = self.visual_style
-        if style is not self._styled_for:
-            # `rich_style` walks every ancestor's styles: a third of a frame's render when
-            # it was asked for each row. `visual_style` is a new object when styles change.
-            self._styled_for, self._pad_style = style, self.rich_style
-        segments = row.render_segments(style)
-        return Strip(segments).adjust_cell_length(self.content_size.width, self._pad_style)
-
-
-def _same(a: Content, b: Content) -> bool:
-    # Content's == compares the text alone; a row that turns bold must be repainted.
-    return a.plain == b.plain and a.spans == b.spans
+        return row_strip(row, self.content_size.width, self.visual_style)

@@ -15,6 +15,7 @@ from textual.widgets import Label, Sparkline
 
 from llmtui.engine import Done, LiveStats
 from llmtui.engine.memory import human_bytes
+from llmtui.tui.rows import row_strip, same_row
 
 STATS_EVERY = 0.25  # seconds: live stats are drawn 4 times a second at most
 LIVE_ROWS = 8
@@ -42,15 +43,14 @@ class Figures(Widget):
     def show(self, lines: list[Content]) -> None:
         width = self.size.width
         for y, (old, new) in enumerate(zip_longest(self.lines, lines)):
-            if old is None or new is None or (old.plain, old.spans) != (new.plain, new.spans):
+            if old is None or new is None or not same_row(old, new):
                 self.refresh(Region(0, y, width, 1))
         self.lines = lines
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         line = self.lines[y] if y < len(self.lines) else Content("")
-        segments = line.truncate(width, ellipsis=True).render_segments(self.visual_style)
-        return Strip(segments).adjust_cell_length(width, self.visual_style.rich_style)
+        return row_strip(line.truncate(width, ellipsis=True), width, self.visual_style)
 
 
 class StatsPane(Vertical, can_focus=True):
