@@ -11,12 +11,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message as TextualMessage
+from textual.scrollbar import ScrollBar
 from textual.widget import Widget
 from textual.widgets import Label, Markdown, TextArea
 from textual.widgets.markdown import MarkdownFence
 
 from llmtui.engine import Done
 from llmtui.tui.live_tail import LiveTail
+from llmtui.tui.scrollbar import row_scrollbar
 
 
 class PromptInput(TextArea):
@@ -210,6 +212,10 @@ class Transcript(VerticalScroll, can_focus=True):
         # Each frozen message's rows in the transcript, and the width it was frozen at.
         self._frozen: WeakKeyDictionary[Freezable, tuple[int, int]] = WeakKeyDictionary()
         self._frozen_width = 0
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        return row_scrollbar(self)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
