@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -49,9 +50,13 @@ async def test_escape_stops_the_reply(engine: Engine) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await say(pilot, "Write a very long story about a dragon.")
         await wait_for(lambda: app.reply is not None and app.reply.text)
+        # While a reply streams, what lived before it is out of the collector's way...
+        assert gc.get_freeze_count() > 0
         await pilot.press("escape")
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)
         assert app.handle.result.done_reason == "cancel"  # type: ignore[union-attr]
+        # ...and back in it once the reply ends, however it ends.
+        await wait_for(lambda: gc.get_freeze_count() == 0)
 
 
 async def test_editor_validates_as_you_type(engine: Engine) -> None:
