@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 
+import pyte
 import pytest
 from textual._compositor import Compositor
+from textual.drivers.headless_driver import HeadlessDriver
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.widget import Widget
@@ -200,3 +202,97 @@ async def test_a_transcript_that_comes_to_scroll_is_laid_out_beside_its_scrollba
         assert transcript.show_vertical_scrollbar
         assert reply.size.width < width
         assert reply.region.right <= transcript.scrollable_content_region.right
+
+
+def cells(screen: pyte.Screen) -> list[list[tuple[str, str, str, bool]]]:
+    return [
+        [
+            (c.data, c.fg, c.bg, c.reverse)
+            for c in (screen.buffer[y][x] for x in range(screen.columns))
+        ]
+        for y in range(screen.lines)
+    ]
+
+
+async def test_the_terminal_shows_what_a_whole_repaint_shows(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each frame of a streaming reply paints less than Textual would (rows that show,
+    no echo layouts, no second repaint of what a layout painted): a terminal fed those
+    frames, as the reply grows and the transcript follows it, ends up showing exactly
+    what one repaint of the whole screen shows."""
+    size = (120, 36)
+    terminal = pyte.Screen(*size)
+    stream = pyte.Stream(terminal)
+    monkeypatch.setattr(HeadlessDriver, "is_headless", property(lambda self: False))
+    monkeypatch.setattr(HeadlessDriver, "write", lambda self, data: stream.feed(data))
+    app = app_for(engine)
+    async with app.run_test(size=size) as pilot:
+        transcript = app.query_one(Transcript)
+        reply = Reply()
+        await transcript.mount(reply)
+        text = (SENTENCE * 5 + "\n\n") * 6 + "```python\nprint('the end')\n```\n\n" + SENTENCE
+        for start in range(0, len(text), 40):
+            await reply.write(text[start : start + 40])
+            await pilot.pause(0.03)
+        await pilot.pause(0.3)
+        # The last frames change a row of the tail and lay nothing out.
+        rows = len(reply.tail.rows)
+        for word in ("And", " so", " on."):
+            await reply.write(word)
+            await pilot.pause(0.1)
+        assert len(reply.tail.rows) == rows
+        assert transcript.scroll_y > 0 and transcript.following
+        # The whole screen as Textual's own compositor renders it.
+        compositor = app.screen._compositor
+        compositor._get_renders = partial(Compositor._get_renders, compositor)  # type: ignore[method-assign]
+        try:
+            full = compositor.render_full_update()
+        finally:
+            del compositor._get_renders
+        whole = pyte.Screen(*size)
+        pyte.Stream(whole).feed(full.render_segments(app.console))
+        assert terminal.display == whole.display
+        assert cells(terminal) == cells(whole)
+
+
+async def test_what_a_layout_painted_is_not_painted_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layout that resizes the reply repaints the transcript; Textual then repainted it
+    again a frame later, as each resized widget (and the scrollbar) asked to be."""
+    app = app_for(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        transcript = app.query_one(Transcript)
+        reply = Reply()
+        await transcript.mount(reply)
+        await reply.write((PARAGRAPH + "\n\n") * 8)
+        await pilot.pause(0.3)
+        assert transcript.show_vertical_scrollbar and transcript.scroll_y > 0
+        app.query_one(PromptInput).cursor_blink = False
+        repaints: list[set[Widget]] = []  # after the layout, not in it
+        layouts: list[bool] = []  # True while one runs
+        update_widgets = Compositor.update_widgets
+        refresh_layout = WorkbenchScreen._refresh_layout
+
+        def updated(compositor: Compositor, widgets: set[Widget]) -> None:
+            if widgets and layouts and not layouts[-1]:
+                repaints.append(set(widgets))
+            update_widgets(compositor, widgets)
+
+        def laid_out(
+            screen: WorkbenchScreen, size: Size | None = None, scroll: bool = False
+        ) -> None:
+            layouts.append(True)
+            refresh_layout(screen, size, scroll)
+            layouts[-1] = False
+
+        monkeypatch.setattr(Compositor, "update_widgets", updated)
+        monkeypatch.setattr(WorkbenchScreen, "_refresh_layout", laid_out)
+        height = reply.size.height
+        await reply.write(PARAGRAPH * 2)  # the tail's rows, past its first STEP
+        await pilot.pause(0.5)
+        assert reply.size.height > height and transcript.following
+        assert layouts == [False]
+        resized = {reply, reply.tail, transcript, transcript.vertical_scrollbar}
+        assert not any(widgets & resized for widgets in repaints), repaints

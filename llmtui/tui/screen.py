@@ -20,6 +20,11 @@ fails with Textual's own screen.
   reply). Only a widget whose scrollbars come or go needs it (its content is narrower),
   so `WorkbenchScreen` drops the others: a reply replayed at 60 tok/s into the transcript
   was laid out 98 times instead of 55.
+- Each widget a layout resized (and the scrollbar it moved) asks, from inside the layout,
+  to be repainted, and Textual repainted them a frame later: at every growth of a reply
+  the transcript was painted twice, ~120 rows after the layout's ~190. The layout's own
+  repaint came after those widgets were told their new sizes, so it painted them as they
+  are: `WorkbenchScreen` drops the requests of widgets whose whole shown part it painted.
 """
 
 from __future__ import annotations
@@ -95,16 +100,35 @@ def _scrollbars(widget: Widget) -> tuple[bool, bool]:
     return widget.show_vertical_scrollbar, widget.show_horizontal_scrollbar
 
 
+def _painted_whole(painted: list[Region], placed: tuple[Region, Region] | None) -> bool:
+    """Whether one of the `painted` regions holds all that shows of a widget placed
+    at (region, clip)."""
+    if placed is None:
+        return False
+    region, clip = placed
+    shown = region.intersection(clip)
+    return bool(shown) and any(area.contains_region(shown) for area in painted)
+
+
 class WorkbenchScreen(Screen[None]):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._compositor = RowCompositor()
+        # While a layout runs: the regions its repaint painted.
+        self._layout_painted: list[Region] | None = None
 
     def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
         widgets = self._compositor.widgets
         before = {widget for widget in widgets if widget._layout_required}
+        # Scrollbars are in the map but not in `widgets`.
+        waiting = {widget for widget in self._compositor.full_map if widget._repaint_required}
         bars = {widget: _scrollbars(widget) for widget in widgets if not _cannot_scroll(widget)}
-        super()._refresh_layout(size, scroll)
+        self._layout_painted = []
+        try:
+            super()._refresh_layout(size, scroll)
+            painted = self._layout_painted
+        finally:
+            self._layout_painted = None
         for widget in self._compositor.widgets:
             if (
                 widget._layout_required
@@ -112,6 +136,19 @@ class WorkbenchScreen(Screen[None]):
                 and (widget not in bars or _scrollbars(widget) == bars[widget])
             ):
                 widget._layout_required = False
+        for widget, placed in self._compositor.visible_widgets.items():
+            if (
+                widget._repaint_required
+                and widget not in waiting
+                and _painted_whole(painted, placed)
+            ):
+                widget._repaint_required = False
+                widget._repaint_regions.clear()
+
+    def _compositor_refresh(self) -> None:
+        if self._layout_painted is not None:
+            self._layout_painted.extend(self._compositor._dirty_regions)
+        super()._compositor_refresh()
 
     async def _on_layout(self, message: messages.Layout) -> None:
         # Textual's handler, with one fix. For each container with `auto` height up from
