@@ -95,6 +95,7 @@ def main() -> int:
     from llmtui import library
     from llmtui.engine import Done, Engine, Message
     from llmtui.tui.app import Workbench
+    from llmtui.tui.bridge import frame_interval
     from llmtui.tui.chat import PromptInput, Reply, Transcript
 
     written = [0]
@@ -232,7 +233,7 @@ def main() -> int:
         p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
         growth = statistics.median(t.tenth(9)[0] / t.tenth(0)[0] for t in traces)
         label = f"num_thread {threads}" if threads else "default threads"
-        label += f", frames every {frame * 1000:.0f} ms" if frame else ""
+        label += f", frames every {(frame or frame_interval()) * 1000:.0f} ms"
         print(f"\n{label}, medians over {args.rounds} rounds of {args.tokens} tokens:")
         print(f"  (1) UI CPU/token last/first tenth  {growth:.2f}   (goal <= 1.5)")
         if latencies:

@@ -36,6 +36,10 @@ class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
     """Workbench keys by binding id, e.g. {"chat.stop" = "ctrl+c"}; `?` lists the ids."""
 
+    frame_ms: int = 0
+    """Milliseconds between repaints of a streaming reply (20-1000); 0 picks 60, or 100 on a
+    machine of two cores that the model's threads fill."""
+
 
 def settings_path() -> Path:
     return paths.config_dir() / "settings.toml"
@@ -69,6 +73,13 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
         elif isinstance(default, tuple):
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 values[key] = tuple(value)
+                continue
+        elif key == "frame_ms":
+            if isinstance(value, int) and not isinstance(value, bool):
+                if value == 0 or 20 <= value <= 1000:
+                    values[key] = value
+                    continue
+                problems.append(f"{path}: frame_ms {value} is not 0 or 20-1000; using 0")
                 continue
         elif isinstance(value, type(default)) and not isinstance(value, bool):
             values[key] = value

@@ -28,3 +28,14 @@ def test_wrong_types_fall_back_to_defaults(tmp_path: Path) -> None:
     loaded, problems = settings.load(path)
     assert loaded == settings.Settings()
     assert len(problems) == 3 and all("has the wrong type" in p for p in problems)
+
+
+def test_frame_ms_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("frame_ms = 100\n")
+    assert settings.load(path) == (settings.Settings(frame_ms=100), [])
+    for wrong, problem in [("5", "frame_ms 5 is not 0 or 20-1000"), ('"fast"', "wrong type")]:
+        path.write_text(f"frame_ms = {wrong}\n")
+        loaded, problems = settings.load(path)
+        assert loaded.frame_ms == 0
+        assert len(problems) == 1 and problem in problems[0]

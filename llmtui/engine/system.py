@@ -25,6 +25,13 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @functools.cache
 def physical_cores() -> int:
     """Cores llama.cpp should use for generation.
@@ -32,9 +39,8 @@ def physical_cores() -> int:
     Token generation is bound by memory bandwidth and one thread per physical core is fastest;
     hyper-threads and efficiency cores only add contention. Measured on a 2-core machine:
     llama-cpp-python's default (half the logical CPUs, 1 thread) 42 tok/s, 2 threads 69."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     cores = _linux_physical_cores() or _mac_performance_cores() or psutil.cpu_count(logical=False)
-    counts = [n for n in (usable, cores, os.cpu_count()) if n]
+    counts = [n for n in (usable_cpus(), cores, os.cpu_count()) if n]
     return max(1, min(counts)) if counts else 1
 
 

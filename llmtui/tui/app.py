@@ -29,7 +29,7 @@ from llmtui.library.names import parse as parse_name
 from llmtui.modelfile import Modelfile, ModelfileError, serialise
 from llmtui.modelfile.edit import with_parameter, with_system
 from llmtui.settings import Settings
-from llmtui.tui.bridge import FRAME, Drained, ReplyBridge
+from llmtui.tui.bridge import Drained, ReplyBridge, frame_interval
 from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
@@ -116,7 +116,7 @@ class Workbench(App[None]):
         self.history: list[Message] = []
         self.handle: RequestHandle | None = None
         self.reply: Reply | None = None
-        self.frame = FRAME  # seconds between repaints of a streaming reply
+        self.frame = frame_interval(self.settings.frame_ms)  # seconds between repaints
         self._frames: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------
