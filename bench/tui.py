@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import os
 import statistics
@@ -179,6 +180,7 @@ def main() -> int:
             reply = Reply()
             await transcript.mount(reply)
             await pilot.pause(0.5)
+            gc.freeze()  # as the workbench does while a reply streams
             frame = app.frame
             step = max(1, round(len(text) / tokens * rate * frame))
             chunks = [text[i : i + step] for i in range(0, len(text), step)]
@@ -192,6 +194,7 @@ def main() -> int:
                 await reply.write(chunk)
                 await asyncio.sleep(frame)
             marks.append((time.thread_time(), time.perf_counter(), written[0], len(text)))
+            gc.unfreeze()
             for (c0, w0, b0, n0), (c1, w1, b1, n1) in itertools.pairwise(marks):
                 tenths.append(((c1 - c0) / (w1 - w0), (b1 - b0) * chars_per_token / (n1 - n0)))
         app.engine.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from textual.app import App, ComposeResult
+from textual.content import Content
 from textual.geometry import Region, Size
 
 from llmtui.tui.live_tail import STEP, LiveTail, lines_of, styled, wrap
@@ -16,8 +17,12 @@ def laid_out(width: int) -> LiveTail:
     return tail
 
 
-def wrapped_at_once(text: str, width: int) -> list[str]:
-    return [row.plain for line in lines_of(text) for row in wrap(line, width)] if text else []
+def wrapped_at_once(text: str, width: int) -> list[Content]:
+    return [row for line in lines_of(text) for row in wrap(line, width)] if text else []
+
+
+def as_shown(rows: list[Content]) -> list[tuple[str, list[object]]]:
+    return [(row.plain, list(row.spans)) for row in rows]
 
 
 # Pieces of text as a model sends them: words, spaces, newlines, wide characters and the
@@ -40,7 +45,7 @@ def test_rows_grown_piece_by_piece_are_the_text_wrapped_at_once(
         tail.append(piece)
     text = "".join(pieces)
     assert tail.text == text
-    assert tail.rows == wrapped_at_once(text, width)
+    assert as_shown(tail._rows) == as_shown(wrapped_at_once(text, width))
     height = tail.get_content_height(Size(width, 10), Size(width, 10), width)
     # Whole steps, as few as hold the rows, one at least.
     assert height % STEP == 0 and len(tail.rows) <= height

@@ -25,6 +25,8 @@ from llmtui.tui.rows import row_strip, same_row
 
 STEP = 4  # rows the widget's height grows by at a time
 FENCE = "```"
+MARKUP = re.compile(r"[*_`]")  # what `styled` may style
+WORD = re.compile(r"\S")
 # (pattern, style, whether to look inside): code spans are left exactly as written.
 INLINE = [
     (re.compile(r"`[^`]+`"), "", False),
@@ -118,19 +120,49 @@ class LiveTail(Widget):
         """Wrap again the line that held text[before], and the lines after it; repaint the
         rows that changed."""
         start = self._last_line
-        old = self._rows[start:]
         first = self.text.rfind("\n", 0, before) + 1
         fenced = self.text.count(FENCE, 0, first) % 2 == 1
+        line = self.text[first:]
         new: list[Content] = []
-        for line in lines_of(self.text[first:], fenced):
-            self._last_line = start + len(new)
-            new.extend(wrap(line, width))
+        if (
+            "\n" not in line
+            and (fenced or not MARKUP.search(line))
+            and (offset := self._last_row_start(first, before)) is not None
+        ):
+            # A line shown as written (no markup to style) is wrapped again from its last
+            # row alone: greedy wrapping never takes a row back. A model's paragraph can be
+            # thousands of characters long, and wrapping all of it at every frame made a
+            # frame cost more the longer it grew.
+            start = len(self._rows) - 1
+            new = wrap(Content(self.text[offset:]), width)
+        else:
+            for piece in lines_of(line, fenced):
+                self._last_line = start + len(new)
+                new.extend(wrap(piece, width))
+        old = self._rows[start:]
         self._rows[start:] = new
         same = 0
         while same < min(len(old), len(new)) and same_row(old[same], new[same]):
             same += 1
         if same < max(len(old), len(new)):
             self.refresh(Region(0, start + same, width, max(len(old), len(new)) - same))
+
+    def _last_row_start(self, first: int, before: int) -> int | None:
+        """Where in the text the last row starts, if that is where a word starts (for the
+        wrapping, a word is its spaces before the first one of the line, and its spaces
+        after): then it wraps from there as it did in its line. A row that starts inside a
+        word is part of a fold, which cuts spaces too. `first`: where the row's line starts;
+        `before`: where the text ended."""
+        if not self._rows:
+            return None
+        text = self.text
+        offset = text.rfind(self._rows[-1].plain, first, before)
+        if offset == first:
+            # The line's only row; else a row that is not its text (a wide character a
+            # row of one cell cannot hold shows as a space) matched too early.
+            return offset if len(self._rows) - 1 == self._last_line else None
+        starts_word = offset < before and not text[offset].isspace() and text[offset - 1].isspace()
+        return offset if starts_word and WORD.search(text, first, offset) else None
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Layouts (the transcript's `stream` among them) ask for the height at a width:
