@@ -15,7 +15,7 @@ from textual.widget import Widget
 
 from llmtui.engine import Engine
 from llmtui.tui.chat import PromptInput, Reply, Transcript
-from llmtui.tui.screen import RowCompositor, WorkbenchScreen
+from llmtui.tui.overrides import RowCompositor, WorkbenchScreen
 from tests.workbench import app_for, wait_for
 
 SENTENCE = "Rome was founded, the story goes, by **Romulus** in 753 BC. "

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,9 @@ pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="needs tmux (.ci/run installs it)"
 )
 
+
+REPO = Path(__file__).resolve().parent.parent
+PROMPT = "Name the seven colours of the rainbow, then stop: zebrafinch"
 
 # The tmux server (and so llmtui in it) inherits this environment: sizes from it would
 # override the real window's.
@@ -40,16 +46,20 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 @contextmanager
-def workbench(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """llmtui in a detached 160x45 tmux session, ready (its Modelfile validated)."""
+def workbench(
+    *args: str, env: dict[str, str] | None = None, via: Callable[[str], str] = str
+) -> Iterator[str]:
+    """llmtui in a detached 160x45 tmux session, ready (its Modelfile validated); `via`
+    wraps the command line that starts it (in an ssh login, say)."""
     session = f"llmtui-{uuid.uuid4().hex[:8]}"
-    settings = [f"{k}={v}" for k, v in {
+    settings = {
         "LLMTUI_HOME": os.environ["LLMTUI_HOME"], "HOME": os.environ["HOME"],
         "TERM": "xterm-256color", **(env or {}),
-    }.items()]  # fmt: skip
+    }  # fmt: skip
+    line = " ".join(["env", *(shlex.quote(f"{k}={v}") for k, v in settings.items()),
+                     shlex.quote(sys.executable), "-m", "llmtui", *args])  # fmt: skip
     command = ["new-session", "-d", "-s", session, "-x", "160", "-y", "45",
-               *(arg for setting in settings for arg in ("-e", setting)),
-               f"{sys.executable} -m llmtui {' '.join(args)}"]  # fmt: skip
+               "-c", str(REPO), via(line)]  # fmt: skip
     # The previous test's kill-session may leave the tmux server exiting: a new session
     # started at that moment fails (seen once in CI); a moment later it starts.
     for attempt in range(3):
@@ -72,21 +82,26 @@ def screen(session: str, *flags: str) -> str:
 
 
 def send(session: str, text: str) -> None:
-    # Typed, then Enter on its own: a person's Enter comes after the text, while text and
-    # Enter sent in one write read as one burst, and Enter then lands in the text.
-    tmux("send-keys", "-t", session, "-l", text)
-    time.sleep(0.5)
-    tmux("send-keys", "-t", session, "Enter")
+    """Text and Enter in one `send-keys` call: one write, read by the app as one burst, as
+    a fast typist, a paste or an SSH link delivers them."""
+    tmux("send-keys", "-t", session, text, "Enter")
+
+
+def assert_sent_whole(session: str) -> None:
+    """PROMPT went to the model whole: a reply came, and the prompt shows on one line (a
+    prompt cut by Enter shows its start in the transcript and its end in the input)."""
+    wait_until(lambda: "tokens ·" in screen(session), 120, "the reply's stats line")
+    rows = [row.strip(" │┃▌") for row in screen(session).splitlines()]
+    assert [row for row in rows if PROMPT in row], rows
 
 
 def test_prompt_reply_and_no_llama_log_on_screen() -> None:
     with workbench() as session:
         assert "llmtui — smollm2:135m" in screen(session)  # the model's name, always visible
         assert tmux("display", "-p", "-t", session, "#{mouse_any_flag}").strip() == "1"
-        send(session, "Name three colours.")
-        wait_until(lambda: "tokens ·" in screen(session), 120, "the reply's stats line")
+        send(session, PROMPT)
+        assert_sent_whole(session)
         shown = screen(session)
-        assert "Name three colours." in shown
         assert "tokens ·" in shown and "tok/s ·" in shown
         for marker in ("llama_model_loader", "load_tensors", "llama_context", "print_info",
                        "Model metadata", "ggml_"):  # fmt: skip
@@ -127,3 +142,59 @@ def test_copy_reaches_the_terminal_clipboard_by_osc52() -> None:
         wait_until(lambda: "copied the" in screen(session), 10, "the copy")
         copied = tmux("show-buffer")
         assert copied.strip() and copied.strip().split()[0] in screen(session)
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """An OpenSSH server on a free loopback port, for this user, with a key made here;
+    yields what wraps a command line to run it in an ssh login to it, in a terminal."""
+    server = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.path.exists(server):
+        pytest.skip("needs OpenSSH's server (.ci/run installs it)")
+    folder = tmp_path_factory.mktemp("sshd")
+    for key in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / key)],
+                       check=True)  # fmt: skip
+    (folder / "authorized_keys").write_text((folder / "user.pub").read_text())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = folder / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPidFile {folder / 'pid'}\n"
+        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nPermitRootLogin yes\n"
+    )
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", exist_ok=True)  # its privilege separation directory
+    process = subprocess.Popen([server, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: _listening(port), 10, "sshd")
+        user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+
+        def via(line: str) -> str:
+            ssh = ["ssh", "-tt", "-p", str(port), "-i", str(folder / "user"),
+                   "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                   "-o", "LogLevel=ERROR", f"{user}@127.0.0.1",
+                   f"cd {shlex.quote(str(REPO))} && {line}"]  # fmt: skip
+            return shlex.join(ssh)
+
+        yield via
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as client:
+        return client.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_prompt_typed_in_one_burst_over_ssh_is_sent_whole(
+    sshd: Callable[[str], str],
+) -> None:
+    """Over a real SSH login on loopback, keys reach the app as the network delivers them:
+    the prompt and its Enter in one write."""
+    with workbench(via=sshd) as session:
+        send(session, PROMPT)
+        assert_sent_whole(session)

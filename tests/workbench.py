@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Callable
 
+from textual import events
+from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
 
 from llmtui.engine import Engine
@@ -43,3 +46,21 @@ async def say(pilot: Pilot[None], *lines: str) -> None:
 def notes(app: Workbench) -> list[str]:
     """The notifications on screen, as text."""
     return [str(n.message) for n in app._notifications]
+
+
+def burst(app: Workbench, *keys: str) -> None:
+    """Keys as a terminal delivers a burst (a prompt typed by tmux send-keys, a paste
+    without bracketed paste, keys over SSH): all at once, none waiting for the one before
+    to be handled, as Pilot's `press` does. Each is a character or a key's name."""
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        driver.send_message(event)

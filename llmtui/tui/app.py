@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
@@ -35,9 +35,9 @@ from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.modelfile_pane import ModelfilePane
+from llmtui.tui.overrides import KeysInOrder, WorkbenchScreen
 from llmtui.tui.pane import Pane
 from llmtui.tui.pull import PullDialog
-from llmtui.tui.screen import WorkbenchScreen
 from llmtui.tui.stats import StatsPane
 from llmtui.tui.themes import load_themes
 
@@ -73,7 +73,7 @@ PALETTE_ONLY = [
 ]  # fmt: skip
 
 
-class Workbench(App[None]):
+class Workbench(KeysInOrder[None]):
     TITLE = "llmtui"
     CSS_PATH = "workbench.tcss"
     # F2-F7 are priority bindings: TextArea binds F6 and F7 itself (select line / all), and

@@ -1,8 +1,16 @@
-"""The workbench's main screen: Textual's, with a layout fix and the repaint costs of a
-streaming reply cut.
+"""Where the workbench replaces Textual's internals: each override says what it replaces
+and why. Textual is pinned to the versions these were tested with (pyproject.toml).
 
-Each change is Textual-internal, so each is pinned by a test (tests/test_screen.py) that
-fails with Textual's own screen.
+Each change is Textual-internal, so each is pinned by a test (tests/test_screen.py,
+tests/test_keys.py) that fails with Textual's own code.
+
+- Keys in order (`KeysInOrder`, the app): Textual runs a priority binding as its key
+  reaches the app, while the keys before it still wait in the focused widget's queue, and
+  it runs every other binding when the key has bubbled back up to the app, while the widget
+  already handles the next key. A prompt typed in one burst (tmux `send-keys`, a paste
+  without bracketed paste, keys over SSH) then lost its end to Enter, a Backspace deleted
+  the character typed after it. The app now hands a key on only once the one before it has
+  been handled, by the widget and by every binding on its way up.
 
 - Layouts: the `stream` layout of the transcript and of each reply measures again only the
   children on the way up from a widget that asked for a layout. Textual recorded only the
@@ -29,13 +37,18 @@ fails with Textual's own screen.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Iterable
 
-from textual import messages
+from textual import events, messages
 from textual._compositor import Compositor
+from textual.app import App, ReturnType
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 
@@ -175,3 +188,71 @@ class WorkbenchScreen(Screen[None]):
         if required and not self._layout_required:
             self._layout_required = True
             self.check_idle()
+
+
+# A key whose marker has not come back by then is taken as handled, so no later key waits on
+# it for ever; so is one whose widget went away meanwhile (Enter closes a dialog, say), as
+# messages no longer bubble from a widget that is gone.
+KEY_TIMEOUT = 0.5  # seconds
+KEY_CHECK = 0.05  # seconds between checks while keys wait
+
+
+class KeyHandled(Message):
+    """Sent behind a key to the widget it went to: a message bubbles from queue to queue,
+    so it reaches the app after the key has been handled, and after the bindings of every
+    widget on the key's way up (checked when the key reaches the app) have run."""
+
+    def __init__(self, serial: int) -> None:
+        super().__init__()
+        self.serial = serial
+
+
+class KeysInOrder(App[ReturnType]):
+    """An app that hands each key (or paste) on only once the one before it was handled."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._keys_waiting: deque[events.Event] = deque()
+        # The widget the last key went to, and when, until its marker comes back.
+        self._key_target: Widget | None = None
+        self._key_sent_at = 0.0
+        self._key_serial = 0  # a marker that comes back after its key timed out is not the last
+        self._key_check: Timer | None = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self._keys_waiting.append(event)
+            await self._send_keys()
+            return
+        await super().on_event(event)
+
+    async def _send_keys(self) -> None:
+        while self._keys_waiting and self._key_target is None:
+            event = self._keys_waiting.popleft()
+            # Textual's own handling: priority bindings, else the key goes to the focused
+            # widget's queue (marked as forwarded); nothing happens after that.
+            await super().on_event(event)
+            if event.is_forwarded:
+                self._key_target = self.focused or self.screen
+                self._key_sent_at = time.monotonic()
+                self._key_serial += 1
+                self._key_target.post_message(KeyHandled(self._key_serial))
+        if self._keys_waiting and self._key_check is None:
+            self._key_check = self.set_interval(KEY_CHECK, self._check_key)
+        elif not self._keys_waiting and self._key_check is not None:
+            self._key_check.stop()
+            self._key_check = None
+
+    async def on_key_handled(self, message: KeyHandled) -> None:
+        message.stop()
+        if message.serial == self._key_serial:
+            self._key_target = None
+            await self._send_keys()
+
+    async def _check_key(self) -> None:
+        target = self._key_target
+        if target is None or not target.is_attached or (
+            time.monotonic() - self._key_sent_at >= KEY_TIMEOUT
+        ):
+            self._key_target = None
+            await self._send_keys()

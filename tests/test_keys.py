@@ -1,0 +1,94 @@
+"""Keys that arrive in one burst are handled in the order they came (issue 13, part 1).
+
+A terminal delivers what tmux `send-keys`, a paste without bracketed paste, or an SSH link
+sends in one write as one read: Textual then ran a priority binding (Enter, F7) while the
+keys before it still waited for their widget, and a widget's own bindings (Backspace, the
+arrows, Ctrl+J) when the key had bubbled back to the app, after the next keys. Each case
+here fails with Textual's own key handling (checked by making `Workbench` a plain `App`).
+"""
+
+from __future__ import annotations
+
+import pytest
+from workbench import app_for, burst, wait_for
+
+from llmtui.engine import Engine
+from llmtui.tui.chat import PromptInput
+from llmtui.tui.editor import ModelfileEditor
+from llmtui.tui.overrides import KEY_TIMEOUT
+
+SIZE = (160, 45)
+PROMPT = "Name the seven colours of the rainbow, then stop: zebrafinch"
+
+
+async def test_a_prompt_typed_in_one_burst_is_sent_whole(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        burst(app, *PROMPT, "enter")
+        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await pilot.pause()
+        assert app.history[0].content == PROMPT
+        assert app.query_one(PromptInput).text == ""
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        # Backspace deletes the character before it, not the one typed after it.
+        (["a", "b", "c", "d", "backspace", "X"], "abcX"),
+        # The arrows move the cursor before the next character is typed.
+        (["a", "b", "c", "left", "left", "Y"], "aYbc"),
+        (["a", "b", "home", "Z", "end", "!"], "Zab!"),
+        # Ctrl+J's newline lands where it was pressed.
+        (["o", "n", "e", "ctrl+j", "t", "w", "o"], "one\ntwo"),
+        # Ctrl+W deletes the word before it, not the one typed after it.
+        (["o", "n", "e", "space", "t", "w", "o", "ctrl+w", "x"], "one x"),
+    ],
+)
+async def test_editing_keys_in_a_burst_apply_in_order(
+    engine: Engine, keys: list[str], expected: str
+) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        burst(app, *keys)
+        await wait_for(lambda: app.query_one(PromptInput).text == expected, timeout=5)
+        await pilot.pause()
+        assert app.query_one(PromptInput).text == expected
+
+
+async def test_history_recall_in_a_burst_sends_the_recalled_prompt(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = app.query_one(PromptInput)
+        prompt.sent.extend(["Say one.", "Say two."])
+        prompt._recall = 2
+        burst(app, "up", "up", "enter")
+        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await pilot.pause()
+        assert app.history[0].content == "Say one."
+
+
+async def test_an_editor_change_typed_with_f7_in_one_burst_reaches_the_chat(
+    engine: Engine,
+) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        editor = app.query_one("#modelfile", ModelfileEditor)
+        editor.move_cursor(editor.document.end)
+        burst(app, "enter", *"SYSTEM Be a pirate.", "f7")
+        await wait_for(lambda: app.spec is not None and app.spec.system is not None, 5)
+        assert app.spec is not None and app.spec.system == "Be a pirate."
+
+
+async def test_a_key_whose_widget_goes_away_holds_up_the_next_keys_briefly(
+    engine: Engine,
+) -> None:
+    """Enter in a dialog's field closes the dialog while the key is handled: the marker
+    that follows the key never comes back, and the keys after it go on regardless."""
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")  # the command palette: a screen Enter closes
+        await pilot.pause()
+        burst(app, "escape", *"hi")
+        await wait_for(lambda: app.query_one(PromptInput).text == "hi", KEY_TIMEOUT * 4)
