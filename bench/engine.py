@@ -2,12 +2,21 @@
 
 Measured, alternating over rounds; medians printed, and the medians of each round's ratios:
   (a) raw     a greedy decode loop on llama-cpp-python's low-level API, no text: the ceiling
-  (b) lib     Llama.create_chat_completion(stream=True), at its default threads and the best
+  (b) lib     Llama.create_chat_completion(stream=True), at each thread count worth trying;
+              "best b" is the fastest of them in this run
   (c) llmtui  llmtui's Engine.chat, through its public API
+  (d) +idle   the same, with a second model loaded in the engine and idle (it answered once
+              before, so its thread has run llama.cpp); against (c): a loaded, idle model
+              must cost the other nothing
 Rates count tokens from the first to the last (prompt excluded); time to first token (TTFT)
 runs from the call to the first token.
 
-    python bench/engine.py [--model smollm2:135m] [--rounds 5] [--lengths 128 1024]
+All contenders share one process. On an OpenMP build of llama.cpp every thread that runs it
+brings its own OpenMP team, and they slow each other (0.34x measured): the engine then runs
+all llama.cpp work on one thread, and (a) and (b) run on that thread too.
+
+    python bench/engine.py [--model smollm2:135m] [--idle-model gemma3:270m] [--rounds 5]
+                           [--lengths 128 1024]
 """
 
 from __future__ import annotations
@@ -123,46 +132,62 @@ def engine_stream(
     return _rate(times, start)
 
 
-def best_threads(spec: ModelSpec, n_ctx: int) -> int:
-    """The thread count at which llama-cpp-python streams fastest on this machine."""
-    results = {}
-    for threads in sorted(
-        {1, max(1, (os.cpu_count() or 2) // 2), physical_cores(), os.cpu_count() or 1}
-    ):
-        llm = _load(spec, threads, n_ctx)
-        results[threads] = library_stream(llm, 64, 0).rate
-        llm.close()
-    return max(results, key=lambda t: results[t])
+def idle_beside(engine: Engine, idle: ModelSpec, run: Callable[[], Run]) -> Run:
+    """`run` with `idle` loaded (after answering once) in the same engine, then unloaded."""
+    engine.generate(idle, "Hello", {"num_predict": 4, "num_ctx": 512}).wait()
+    try:
+        return run()
+    finally:
+        engine.unload(idle.name)
+        engine.wait_unloaded(idle.name)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="smollm2:135m")
+    parser.add_argument("--idle-model", default="gemma3:270m")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 1024])
+    parser.add_argument(
+        "--thread-per-model",
+        action="store_true",
+        help="on an OpenMP build, run each model on its own thread anyway (the old engine), "
+        "to measure what the shared thread saves",
+    )
     args = parser.parse_args()
 
     spec = library.find(args.model).spec()
-    engine = Engine()  # first: it routes llama.cpp's log to its file for the whole run
+    idle = library.find(args.idle_model).spec()
+    # First: it routes llama.cpp's log to its file for the whole run.
+    engine = Engine(shared_thread=False if args.thread_per_model else None)
+    native = engine.run_native  # (a) and (b) run where the engine runs llama.cpp
     n_ctx = 4096
     default_threads = max(1, (os.cpu_count() or 2) // 2)  # llama-cpp-python's default
-    best = best_threads(spec, n_ctx)
     engine_threads = physical_cores()
+    lib_threads = sorted({1, default_threads, engine_threads, os.cpu_count() or 1})
     print(
-        f"model {spec.name}; cores {os.cpu_count()}; llama-cpp-python default threads "
-        f"{default_threads}, best {best}; llmtui engine threads {engine_threads} (its default)"
+        f"model {spec.name}, idle model {idle.name}; cores {os.cpu_count()}; "
+        f"llama.cpp {'with' if engine.openmp else 'without'} OpenMP"
+        f"{' (thread per model)' if args.thread_per_model else ''}; llama-cpp-python "
+        f"default threads {default_threads}; llmtui engine threads {engine_threads} (its default)"
     )
 
-    raw_llm = _load(spec, engine_threads, n_ctx)
-    lib_default = _load(spec, default_threads, n_ctx)
-    lib_best = lib_default if best == default_threads else _load(spec, best, n_ctx)
+    raw_llm = native(lambda: _load(spec, engine_threads, n_ctx))
+    libs = {t: native(lambda t=t: _load(spec, t, n_ctx)) for t in lib_threads}  # type: ignore[misc]
+
+    def engine_run(n: int, r: int) -> Run:
+        return engine_stream(engine, spec, engine_threads, n_ctx, n, r)
+
     contenders: dict[str, Callable[[int, int], Run]] = {
-        "a raw": lambda n, r: raw_loop(raw_llm, spec, n, r),
-        f"b lib ({default_threads}t)": lambda n, r: library_stream(lib_default, n, r),
-        f"b lib ({best}t)": lambda n, r: library_stream(lib_best, n, r),
-        "c llmtui": lambda n, r: engine_stream(engine, spec, engine_threads, n_ctx, n, r),
+        "a raw": lambda n, r: native(lambda: raw_loop(raw_llm, spec, n, r)),
+        **{
+            f"b lib ({t}t)": lambda n, r, t=t: native(lambda: library_stream(libs[t], n, r))  # type: ignore[misc]
+            for t in lib_threads
+        },
+        "c llmtui": engine_run,
+        "d llmtui +idle": lambda n, r: idle_beside(engine, idle, lambda: engine_run(n, r)),
     }
-    engine_stream(engine, spec, engine_threads, n_ctx, 8, 0)  # load outside the timings
+    engine_run(8, 0)  # load outside the timings
 
     for n in args.lengths:
         runs: dict[str, list[Run]] = {name: [] for name in contenders}
@@ -174,22 +199,24 @@ def main() -> int:
                 runs[name].append(run(n, round_no))
         print(f"\n{n} tokens, {args.rounds} rounds (medians)")
         print(f"  {'':16}{'tok/s':>8}{'TTFT ms':>10}{'tokens':>8}")
+        rates = {name: statistics.median(r.rate for r in results) for name, results in runs.items()}
         for name, results in runs.items():
-            rate = statistics.median(r.rate for r in results)
             ttft = statistics.median(r.ttft for r in results)
             tokens = min(r.tokens for r in results)
-            print(f"  {name:16}{rate:8.1f}{ttft * 1000:10.1f}{tokens:8d}")
+            print(f"  {name:16}{rates[name]:8.1f}{ttft * 1000:10.1f}{tokens:8d}")
         # Ratios per round, between runs minutes apart at most, then their median: this
         # machine's speed drifts by tens of percent over minutes, which medians of the
         # rates alone would mix into the ratios.
-        b_name = f"b lib ({best}t)"
-        pairs = list(zip(runs["c llmtui"], runs["a raw"], runs[b_name], strict=True))
-        c_a = statistics.median(c.rate / a.rate for c, a, _ in pairs)
-        c_b = statistics.median(c.rate / b.rate for c, _, b in pairs)
-        ttft = statistics.median(c.ttft / b.ttft for c, _, b in pairs)
+        b_name = max((name for name in runs if name.startswith("b ")), key=rates.__getitem__)
+        c, a, b, d = runs["c llmtui"], runs["a raw"], runs[b_name], runs["d llmtui +idle"]
+        c_a = statistics.median(x.rate / y.rate for x, y in zip(c, a, strict=True))
+        c_b = statistics.median(x.rate / y.rate for x, y in zip(c, b, strict=True))
+        ttft = statistics.median(x.ttft / y.ttft for x, y in zip(c, b, strict=True))
+        d_c = statistics.median(x.rate / y.rate for x, y in zip(d, c, strict=True))
         print(f"  c / a            {c_a:.3f}   (goal >= 0.95)")
-        print(f"  c / best b       {c_b:.3f}   (goal >= 1.0)")
+        print(f"  c / best b       {c_b:.3f}   (goal >= 1.0; best b: {b_name})")
         print(f"  TTFT c / best b  {ttft:.3f}   (goal <= 1.05)")
+        print(f"  d / c            {d_c:.3f}   (goal >= 0.95: an idle model costs nothing)")
     engine.close()
     return 0
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
+import llama_cpp
+import pytest
 from conftest import GREEDY
 from llama_cpp import Llama
 
@@ -20,6 +23,7 @@ from llmtui.engine import (
     ModelSpec,
     Notice,
 )
+from llmtui.engine.native import SharedThread, openmp_build
 
 HAIKU = [Message("user", "Write a haiku about the sea.")]
 
@@ -165,6 +169,58 @@ def test_two_models_at_once(engine: Engine, smollm2: ModelSpec, gemma3: ModelSpe
     assert {smollm2.name, gemma3.name} <= names
     threads = {t.name for t in threading.enumerate()}
     assert {f"llmtui-model:{smollm2.name}", f"llmtui-model:{gemma3.name}"} <= threads
+
+
+def test_an_openmp_build_runs_every_model_on_one_thread(
+    smollm2: ModelSpec, gemma3: ModelSpec
+) -> None:
+    """On an OpenMP build each thread that runs llama.cpp brings its own OpenMP team, and a
+    second, idle model slowed the first to 0.34x: there the engine runs all models on one
+    thread (forced here, as this build has no OpenMP); they take turns, and both answer."""
+    engine = Engine(shared_thread=True)
+    ran_on: dict[str, set[str]] = {smollm2.name: set(), gemma3.name: set()}
+    stats: list[LiveStats] = []
+
+    def recorder(name: str) -> Callable[[Event], None]:
+        def record(event: Event) -> None:
+            ran_on[name].add(threading.current_thread().name)
+            if isinstance(event, LiveStats):
+                stats.append(event)
+
+        return record
+
+    try:
+        a = engine.chat(smollm2, HAIKU, GREEDY, on_event=recorder(smollm2.name))
+        b = engine.generate(gemma3, "Once upon a time", GREEDY, on_event=recorder(gemma3.name))
+        assert a.wait(timeout=120).eval_count > 0
+        assert b.wait(timeout=120).eval_count > 0
+        assert ran_on == {smollm2.name: {"llmtui-llama.cpp"}, gemma3.name: {"llmtui-llama.cpp"}}
+        assert stats and all(s.shared_thread for s in stats)
+        assert "take turns" in stats[-1].SHARED_THREAD_NOTE
+        assert engine.unload(gemma3.name) and engine.wait_unloaded(gemma3.name, timeout=10)
+    finally:
+        engine.close()
+    assert "llmtui-llama.cpp" not in {t.name for t in threading.enumerate()}
+
+
+def test_the_build_says_whether_it_uses_openmp() -> None:
+    """`make` builds llama.cpp without OpenMP (its own threadpool): check what was built."""
+    info = llama_cpp.llama_print_system_info().decode()
+    assert openmp_build() == ("OPENMP = 1" in info)
+    assert Engine(shared_thread=None).shared_thread == openmp_build()
+
+
+def test_the_shared_thread_hands_back_results_and_errors() -> None:
+    shared = SharedThread()
+    try:
+        assert shared.call(lambda: threading.current_thread().name) == "llmtui-llama.cpp"
+        # Called from the shared thread itself (a load inside a request): run at once.
+        assert shared.call(lambda: shared.call(lambda: 7)) == 7
+        with pytest.raises(ZeroDivisionError):
+            shared.call(lambda: 1 / 0)
+        assert shared.call(lambda: "still running") == "still running"
+    finally:
+        shared.close()
 
 
 def test_load_option_change_reloads(engine: Engine, smollm2: ModelSpec) -> None:

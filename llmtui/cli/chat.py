@@ -116,11 +116,7 @@ class ChatSession:
 
     def offload(self) -> str:
         """Where the model runs, e.g. 'CUDA, 31/31 layers offloaded' or 'CPU'."""
-        if self.stats is None:
-            return "not loaded yet"
-        if self.stats.backend == "CPU":
-            return "CPU"
-        return f"{self.stats.backend}, {self.stats.gpu_layers}/{self.stats.layers} layers offloaded"
+        return "not loaded yet" if self.stats is None else self.stats.offload()
 
     def _report(self, done: Done) -> None:
         if done.done_reason == "cancel":
@@ -214,6 +210,8 @@ class ChatSession:
             info = self.model.info
             facts = fmt.model_rows(info) if info and not info.error else []
             rows = [("model", self.model.name), *facts, ("backend", self.offload())]
+            if self.stats is not None and self.stats.shared_thread:
+                rows.append(("threads", self.stats.SHARED_THREAD_NOTE))
             self.out.write("\n".join(f"  {k:<18}{v}" for k, v in rows) + "\n")
         elif what == "parameters":
             changed = self.engine.options_for(self.spec, self.options).changed()

@@ -19,6 +19,7 @@ from llmtui import paths
 from llmtui.engine import system
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
+from llmtui.engine.native import SharedThread, openmp_build, run_inline
 from llmtui.engine.options import DEFAULTS, Options
 from llmtui.engine.prompt import Message
 from llmtui.engine.request import Job, RequestHandle
@@ -63,12 +64,20 @@ class Engine:
         check_memory: bool = True,
         available_memory: Callable[[], int] | None = None,
         default_options: Mapping[str, Any] | None = None,
+        shared_thread: bool | None = None,
     ) -> None:
         LOG.install(log_path or paths.llama_log_path())
         self.check_memory = check_memory
         self.available_memory = available_memory or system.available_memory
         self.defaults: Options = DEFAULTS.merged(default_options)
         self.backend = detect_backend()
+        # Where llama.cpp's work runs (see native.py): the caller's thread (each model's),
+        # or one thread shared by all models, by default on an OpenMP build.
+        self.openmp = openmp_build()
+        shared = self.openmp if shared_thread is None else shared_thread
+        self._shared = SharedThread() if shared else None
+        self.shared_thread = shared
+        self.run_native = self._shared.call if self._shared else run_inline
         # llama.cpp's load logs are parsed per load, so loads take turns.
         self.load_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -188,6 +197,8 @@ class Engine:
             worker.stop()
         for worker in workers:
             worker.thread.join()
+        if self._shared is not None:
+            self._shared.close()
 
     # -- the workers' side --------------------------------------------------------------
 

@@ -36,9 +36,19 @@ class LiveStats:
     model_size: int
     kv_cache_size: int
     backend: str
+    shared_thread: bool  # (an OpenMP build) loaded models take turns on one thread
     gpu_layers: int
     layers: int
     load_duration: int
+
+    SHARED_THREAD_NOTE = "OpenMP build of llama.cpp: loaded models take turns on one thread"
+
+    def offload(self) -> str:
+        """Where the model runs, e.g. 'CUDA, 31/31 layers offloaded' or 'CPU'."""
+        where = self.backend
+        if self.backend != "CPU":
+            where += f", {self.gpu_layers}/{self.layers} layers offloaded"
+        return where
 
 
 @dataclass(frozen=True, slots=True)

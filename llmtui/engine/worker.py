@@ -79,6 +79,7 @@ class _Loaded:
     prompt: PromptTemplate
     load_duration: int
     backend: str
+    shared_thread: bool
     gpu_layers: int
     # Offloadable layers as llama.cpp counts them (blocks + output) on a GPU build, else blocks.
     layers: int
@@ -140,10 +141,10 @@ class ModelWorker:
                     self.expires_at = time.monotonic()
                     continue
                 assert isinstance(item, RequestHandle)
-                self._serve(item)
+                self._engine.run_native(lambda: self._serve(item))  # noqa: B023 (run now)
         finally:
             self._engine.retire(self, force=True)
-            self._unload()
+            self._engine.run_native(self._unload)
 
     def _serve(self, handle: RequestHandle) -> None:
         job = handle.job
@@ -247,6 +248,7 @@ class ModelWorker:
             prompt=prompt,
             load_duration=time.perf_counter_ns() - started,
             backend=self._engine.backend,
+            shared_thread=self._engine.shared_thread,
             gpu_layers=offloaded[0] if offloaded else 0,
             layers=offloaded[1] if offloaded else header.block_count,
             kv_cache_size=int(kv_mib * 1024 * 1024) or memory.kv_cache_bytes(header, llm.n_ctx()),
@@ -482,6 +484,7 @@ class ModelWorker:
             model_size=loaded.header.data_size,
             kv_cache_size=loaded.kv_cache_size,
             backend=loaded.backend,
+            shared_thread=loaded.shared_thread,
             gpu_layers=loaded.gpu_layers,
             layers=loaded.layers,
             load_duration=loaded.load_duration,

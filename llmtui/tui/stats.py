@@ -113,11 +113,6 @@ class StatsPane(Vertical, can_focus=True):
         if (stats := self.live) is not None:
             size, used = stats.context_size, stats.context_used
             share = f"{used / size:.0%}" if size else "-"
-            layers = (
-                stats.backend
-                if stats.backend == "CPU"
-                else f"{stats.backend}, {stats.gpu_layers}/{stats.layers} layers offloaded"
-            )
             lines += [
                 Content(f"context {used:,} / {size:,} · {share}"),
                 context_bar(used, size, max(1, live.content_size.width)),
@@ -126,6 +121,8 @@ class StatsPane(Vertical, can_focus=True):
                     f"model {human_bytes(stats.model_size)}  "
                     f"KV cache {human_bytes(stats.kv_cache_size)}"
                 ),
-                Content(f"backend {layers} · load {stats.load_duration / 1e9:.2f} s"),
+                Content(f"backend {stats.offload()} · load {stats.load_duration / 1e9:.2f} s"),
             ]
+            if stats.shared_thread:
+                lines.append(Content(stats.SHARED_THREAD_NOTE))
         live.show(lines)
