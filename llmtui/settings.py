@@ -74,6 +74,13 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 values[key] = tuple(value)
                 continue
+        elif key == "num_ctx":
+            if isinstance(value, int) and not isinstance(value, bool):
+                try:
+                    values[key] = coerce(key, value)
+                except OptionError as error:
+                    problems.append(f"{path}: {error}; using {default}")
+                continue
         elif key == "frame_ms":
             if isinstance(value, int) and not isinstance(value, bool):
                 if value == 0 or 20 <= value <= 1000:

@@ -122,3 +122,16 @@ def test_memory_refusal_and_the_flag_past_it(
     assert "but only 1 MB is available; lower num_ctx, or turn the memory check off" in err
     assert main(["run", "smollm2", "hi", "--no-memory-check"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_run_applies_the_settings_parameters(home: Path) -> None:
+    """The settings' [parameters] sit under every chat, in `llmtui run` as in the workbench."""
+    path = home / "config" / "settings.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[parameters]\nnum_predict = 3\ntemperature = 0\n")
+    try:
+        result = llmtui("run", "smollm2", "Count from one to twenty.", "--verbose", home=home)
+    finally:
+        path.unlink()
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"eval count:\s+3 token\(s\)", result.stderr), result.stderr

@@ -108,11 +108,18 @@ def by_name() -> dict[str, library.LibraryModel]:
 def test_every_source_is_listed_once(sources: Path, variant_gguf: Path) -> None:
     models = by_name()
     # The same bytes in Ollama (two tags), the HF cache and LM Studio: the HF name is kept for
-    # the cache and LM Studio copy (same name and size), Ollama's tags by digest.
+    # the cache and LM Studio copy (same name and size), and Ollama's tag without settings of
+    # its own joins them by digest (an alias), while tiny:latest, which has its own system
+    # prompt, parameters and template, is a model of its own on the same file.
     variant = models["hf.co/tester/Variant-GGUF:Q4_1"]
     assert variant.sources == ("hf-cache", "lmstudio", "ollama")
     assert variant.info is not None and variant.info.has_vision  # the projector beside it
-    assert "tiny:latest" not in models and "someone/tiny:q4" not in models
+    assert variant.aliases == ("someone/tiny:q4",) and "someone/tiny:q4" not in models
+    assert variant.shares_file_with == ("tiny:latest",)
+    assert models["tiny:latest"].sources == ("ollama",)
+    assert models["tiny:latest"].shares_file_with == (variant.name,)
+    assert library.find("someone/tiny:q4").name == variant.name
+    assert library.find("tiny").spec().system == "You are from Ollama."
     # Ollama's copy of the starter's exact file joins the starter's row.
     assert models["smollm2:135m"].sources == ("starter", "ollama")
     assert models["tiny-model:q4_k_m"].sources == ("folder",)
@@ -150,6 +157,33 @@ def test_ollama_model_runs_with_its_settings(sources: Path, engine: Engine) -> N
         "<|im_start|>system\nYou are from Ollama.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
+
+
+def test_an_ollama_model_made_from_a_starter_keeps_its_name_and_settings(
+    sources: Path, smollm2: ModelSpec, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `ollama create tinychat` makes from the starter's GGUF: the same model layer,
+    its own system prompt and parameters. It used to join the starter's row and vanish."""
+    ollama_model(smollm2.path, "registry.ollama.ai", "library", "tinychat", "latest",
+                 system="You are Tiny.", params=json.dumps({"temperature": 0.1}))  # fmt: skip
+    models = by_name()
+    starter, tiny = models["smollm2:135m"], models["tinychat:latest"]
+    assert starter.sources == ("starter", "ollama")  # Ollama's plain smollm2:135m
+    assert tiny.sources == ("ollama",) and tiny.path == library.find("tinychat").path
+    assert starter.shares_file_with == ("tinychat:latest",)
+    assert tiny.shares_file_with == ("smollm2:135m",)
+    spec = library.find("tinychat").spec()
+    assert spec.system == "You are Tiny." and spec.options == {"temperature": 0.1}
+    assert library.find("smollm2:135m").spec().system is None
+    handle = engine.chat(spec, [Message("user", "Hello")], GREEDY)
+    assert handle.wait().eval_count > 0 and "You are Tiny." in handle.prompt
+    from llmtui.cli import main
+
+    assert main(["show", "tinychat"]) == 0
+    shown = capsys.readouterr().out
+    assert "shares its file with smollm2:135m" in shown
+    assert main(["show", "tinychat", "--system"]) == 0
+    assert capsys.readouterr().out.strip() == "You are Tiny."
 
 
 def test_damaged_ollama_manifest_is_reported(sources: Path) -> None:

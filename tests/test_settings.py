@@ -39,3 +39,13 @@ def test_frame_ms_is_checked(tmp_path: Path) -> None:
         loaded, problems = settings.load(path)
         assert loaded.frame_ms == 0
         assert len(problems) == 1 and problem in problems[0]
+
+
+def test_a_context_size_out_of_range_is_reported(tmp_path: Path) -> None:
+    """A negative num_ctx was taken, and the library showed a negative KV cache."""
+    path = tmp_path / "settings.toml"
+    for value in ("-5", "0", "99999999999"):
+        path.write_text(f"num_ctx = {value}\n")
+        loaded, problems = settings.load(path)
+        assert loaded.num_ctx == 4096
+        assert len(problems) == 1 and "num_ctx" in problems[0] and "using 4096" in problems[0]

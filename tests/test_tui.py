@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from textual.content import Content
 from textual.strip import Strip
+from textual.widgets import DataTable, Static
 from workbench import app_for, ask, say, wait_for
 
 from llmtui.engine import Engine
 from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Reply
 from llmtui.tui.editor import ModelfileEditor
+from llmtui.tui.library import LibraryPane
 from llmtui.tui.stats import Figures, StatsPane
 from llmtui.tui.themes import load_themes
 
@@ -32,6 +34,24 @@ async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engin
         assert app.sub_title == "smollm2:135m"
         assert isinstance(app.focused, PromptInput)
         assert "FROM smollm2:135m" in app.query_one(ModelfileEditor).text
+
+
+async def test_library_opens_on_the_chat_model_and_judges_fit_at_the_settings_num_ctx(
+    engine: Engine,
+) -> None:
+    app = app_for(engine, Settings(num_ctx=2_000_000))
+    async with app.run_test(size=(160, 45)) as pilot:
+        library = app.query_one(LibraryPane)
+        await wait_for(lambda: library.models)
+        await pilot.pause()
+        # gemma3:270m sorts first; the chat is on smollm2:135m.
+        highlighted = library.highlighted()
+        assert highlighted is not None and highlighted.name == "smollm2:135m"
+        table = library.query_one(DataTable)
+        assert table.get_row("smollm2:135m")[4] == "too big"  # a 2M-token KV cache
+        assert "at num_ctx 2000000" in str(library.query_one("#details", Static).render())
+        # And an empty chat says what to do.
+        assert "F1" in app.query_one(PromptInput).placeholder
 
 
 async def test_chat_streams_a_reply_with_stats(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
 from llmtui.library.names import InvalidName
+from llmtui.settings import load as load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,16 +124,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _workbench(model: str | None, no_mouse: bool) -> int:
     # Imported here: only this face of llmtui needs Textual.
-    from llmtui.settings import load
     from llmtui.tui.app import run_workbench
 
-    settings, problems = load()  # problems are shown in the workbench
+    settings, problems = load_settings()  # problems are shown in the workbench
     return run_workbench(model, settings, problems, mouse=not no_mouse)
 
 
 def _run(args: argparse.Namespace) -> int:
     model = find(args.model)
-    engine = Engine(check_memory=not args.no_memory_check)
+    user, problems = load_settings()
+    for problem in problems:
+        print(f"llmtui: {problem}", file=sys.stderr)
+    # The settings' [parameters] sit under every chat, as in the workbench.
+    engine = Engine(check_memory=not args.no_memory_check, default_options=user.parameters)
     try:
         session = ChatSession(
             engine,

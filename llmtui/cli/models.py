@@ -10,7 +10,7 @@ from llmtui.cli import format as fmt
 from llmtui.engine import system
 from llmtui.engine.gguf import read_header
 from llmtui.library import LibraryModel, find
-from llmtui.library.catalog import UnknownModel
+from llmtui.library.catalog import UnknownModel, file_notes
 from llmtui.library.create import create
 from llmtui.library.manage import ManageError, copy_model, remove_model
 from llmtui.modelfile import Modelfile, ModelfileError, parse, serialise
@@ -100,6 +100,8 @@ def _summary(model: LibraryModel, modelfile: Modelfile) -> None:
     ):
         print(f"    {label:<20}{value}")
     print(f"\n  Source\n    {model.source}: {model.path}")
+    for line in file_notes(model):
+        print(f"    {line}")
     if modelfile.parameters:
         print("\n  Parameters")
         print("\n".join(f"    {line}" for line in fmt.parameter_lines(modelfile.parameters)))

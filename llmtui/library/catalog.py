@@ -2,7 +2,11 @@
 
 Sources, in order of precedence: models created with llmtui, the starter models, the Hugging
 Face cache (where pulls go), LM Studio's folders, Ollama's store, folders from the settings.
-The same file reached through two sources is one model whose row names both.
+The same file reached through two sources with the same settings (system prompt, parameters,
+template) is one model whose row names both sources, and answers to every name they give it.
+A name whose source gives the file settings of its own (an Ollama model made by `ollama
+create` from another's weights) is a model of its own, and each names the others that share
+its file.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class LibraryModel:
     info: ModelInfo | None = None
     manifest: Manifest | None = None
     hidden: bool = False
+    aliases: tuple[str, ...] = ()  # other names its sources give the same model
+    shares_file_with: tuple[str, ...] = ()  # models that run the same file, other settings
 
     @property
     def source(self) -> str:
@@ -81,6 +87,18 @@ class LibraryModel:
         if estimate.total <= available * TIGHT:
             return "fits"
         return "tight" if estimate.total <= available else "too big"
+
+
+def file_notes(model: LibraryModel) -> list[str]:
+    """The other names of `model`, and the models that share its file, in words."""
+    notes = []
+    if model.aliases:
+        notes.append(f"also named {', '.join(model.aliases)}")
+    if model.shares_file_with:
+        notes.append(
+            f"shares its file with {', '.join(model.shares_file_with)} (other settings)"
+        )
+    return notes
 
 
 # -- hidden external models -------------------------------------------------------------
@@ -128,6 +146,14 @@ def _spec_for(found: Found, name: str) -> Callable[[], ModelSpec]:
     return make
 
 
+def _settings(found: Found) -> tuple[object, ...]:
+    """What a source sets beside the file: two names with the same are the same model."""
+    return (sorted(found.options.items(), key=repr), found.system, found.template)
+
+
+_NO_SETTINGS = _settings(Found("", Path(), ""))
+
+
 def _external(
     group: list[Found], name: str, infos: MetadataCache, hidden: set[str]
 ) -> LibraryModel:
@@ -149,6 +175,7 @@ def _external(
         make_spec=_spec_for(first, name),
         info=replace(info, has_vision=True) if any(f.has_projector for f in group) else info,
         hidden=name in hidden,
+        aliases=tuple(dict.fromkeys(f.name for f in group if f.name != name)),
     )
 
 
@@ -230,17 +257,35 @@ def list_models(
             index.setdefault(key, at)
 
     hidden = hidden_names()
+    files: dict[str, list[str]] = {}  # a file's identity -> the rows that run it
+    for digest, name in starter_digests.items():
+        files[digest] = [name]
     for group in groups:
         digest = next((f.digest for f in group if f.digest), "")
-        if digest in starter_digests:  # a starter also found in the HF cache, say
-            same = models[starter_digests[digest]]
-            sources = same.sources + tuple(dict.fromkeys(f.source for f in group))
-            models[same.name] = replace(same, sources=sources)
-            continue
-        name = group[0].name
-        if name in models:
-            name = f"{group[0].source}/{name}"
-        models[name] = _external(group, name, infos, hidden)
+        file = digest or repr(_file_key(group[0]))
+        same_settings: dict[str, list[Found]] = {}
+        for item in group:
+            same_settings.setdefault(repr(_settings(item)), []).append(item)
+        for same in same_settings.values():
+            if digest in starter_digests and _settings(same[0]) == _NO_SETTINGS:
+                # A starter also found in the HF cache, say: one model, more sources.
+                base = models[starter_digests[digest]]
+                models[base.name] = replace(
+                    base,
+                    sources=base.sources + tuple(dict.fromkeys(f.source for f in same)),
+                    aliases=base.aliases + tuple(f.name for f in same if f.name != base.name),
+                )
+                continue
+            name = same[0].name
+            if name in models:
+                name = f"{same[0].source}/{name}"
+            models[name] = _external(same, name, infos, hidden)
+            files.setdefault(file, []).append(name)
+    for names_of_file in files.values():
+        for name in names_of_file:
+            others = tuple(n for n in names_of_file if n != name)
+            if others:
+                models[name] = replace(models[name], shares_file_with=others)
     infos.save()
     listed = [m for m in models.values() if include_hidden or not m.hidden]
     return sorted(listed, key=lambda m: m.name)
@@ -263,7 +308,8 @@ def find(text: str) -> LibraryModel:
     # Names match case-insensitively, as Ollama's do: hf.co/Owner/Repo:Q4_K_M is the same
     # model as hf.co/owner/repo:q4_k_m.
     listed = list_models(include_hidden=True)
-    models = {m.name.lower(): m for m in listed}
+    models = {alias.lower(): m for m in listed for alias in m.aliases}
+    models.update({m.name.lower(): m for m in listed})
     if wanted.tag:
         if str(wanted) in models:
             return models[str(wanted)]

@@ -47,7 +47,7 @@ SWITCH_INTERVAL = 0.0005  # seconds: how soon the model's thread gets the GIL fr
 
 SLASH_HELP = (
     "/set system TEXT · /set parameter NAME VALUE · /show system · /show parameters · "
-    "/clear · /load MODEL"
+    "/clear · /load MODEL · /help"
 )
 
 # Actions without a key of their own, for the command palette: (title, help, action).
@@ -128,12 +128,16 @@ class Workbench(KeysInOrder[None]):
         yield Header()
         yield Tabs(*(Tab(p.title(), id=f"tab-{p}") for p in PANES), id="tabs")
         with Pane(id="library", classes="pane"):
-            yield LibraryPane()
+            yield LibraryPane(self.settings.num_ctx)
         with Pane(id="chat", classes="pane"):
             yield Transcript(id="transcript")
             yield Label("↓ the reply goes on below · End (in the transcript) follows it",
                         id="jump")  # fmt: skip
-            yield PromptInput(id="prompt")
+            yield PromptInput(
+                id="prompt",
+                placeholder="Type a message, Enter sends · Ctrl+J new line · "
+                "/ for commands (/help) · F1 lists every key",
+            )
         yield ModelfilePane(id="editor", classes="pane")
         with Pane(id="stats", classes="pane"):
             yield StatsPane()
@@ -272,6 +276,7 @@ class Workbench(KeysInOrder[None]):
             self.spec = None
             self.notify(f"{model.name} cannot run: {error}", severity="error")
         self.sub_title = model.name
+        self.query_one(LibraryPane).chatting = model.name
         self.query_one(ModelfilePane).origin = model.name
         editor = self.query_one("#modelfile", ModelfileEditor)
         if model.manifest is not None:
@@ -526,6 +531,8 @@ class Workbench(KeysInOrder[None]):
             self.notify(shown or "(no parameters: the model's defaults)")
         elif command == "/clear":
             await self.action_clear_chat()
+        elif command in ("/help", "/?"):
+            self.notify(SLASH_HELP, title="commands", timeout=15)
         elif command == "/load" and len(rest) == 1:
             if await self._may_replace_buffer() and self.choose(rest[0]):
                 await self.action_clear_chat()

@@ -14,8 +14,7 @@ from textual.widgets import DataTable, Input, Static
 from llmtui.engine import system
 from llmtui.engine.memory import human_bytes
 from llmtui.library import LibraryModel, list_models
-
-NUM_CTX = 4096
+from llmtui.library.catalog import file_notes
 
 
 class LibraryPane(Vertical):
@@ -48,8 +47,11 @@ class LibraryPane(Vertical):
             self.problems = problems
             self.select = select
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, num_ctx: int, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.num_ctx = num_ctx  # what fit is judged at: the settings', as `llmtui list` does
+        # The model the chat is on: the cursor opens on it.
+        self.chatting: str | None = None
         self.models: list[LibraryModel] = []
         self.shown: list[LibraryModel] = []  # the rows of the table, filtered
 
@@ -90,9 +92,11 @@ class LibraryPane(Vertical):
 
     def _fill(self, text: str, select: str | None = None) -> None:
         """The models whose names contain `text`; the cursor stays on the model it was on,
-        or goes to the first whose name contains `select`."""
+        or goes to the first whose name contains `select`; at first, to the chat's model."""
         table = self.query_one(DataTable)
         current = self.highlighted()
+        if current is None and select is None and self.chatting:
+            current = self.model(self.chatting)
         table.clear()
         available = system.available_memory()
         self.shown = [m for m in self.models if text.lower() in m.name.lower()]
@@ -103,7 +107,7 @@ class LibraryPane(Vertical):
                 f"{info.parameters / 1e6:.0f}M" if info and not info.error else "-",
                 info.quantization if info and not info.error else "-",
                 human_bytes(model.size),
-                model.fit(NUM_CTX, available),
+                model.fit(self.num_ctx, available),
                 model.source,
                 key=model.name,
             )
@@ -136,15 +140,15 @@ class LibraryPane(Vertical):
         if model is None:
             return
         info = model.info
-        estimate = model.estimate(NUM_CTX)
-        lines = [model.description]
+        estimate = model.estimate(self.num_ctx)
+        lines = [model.description, *file_notes(model)]
         if info and not info.error:
             kind = "chat template" if info.has_chat_template else "completion model"
             lines.append(f"{info.architecture} · context {info.context_length:,} · {kind}")
         elif info:
             lines.append(f"broken: {info.error}")
         if estimate:
-            lines.append(f"needs ~{human_bytes(estimate.total)} at num_ctx {NUM_CTX}")
+            lines.append(f"needs ~{human_bytes(estimate.total)} at num_ctx {self.num_ctx}")
         self.query_one("#details", Static).update("\n".join(lines))
 
     @on(DataTable.RowSelected)
