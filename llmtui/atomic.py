@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -25,3 +27,16 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+LEFTOVER_AGE = 600.0  # seconds: no write takes this long, so such a temporary file is dead
+
+
+def remove_leftovers(root: Path) -> None:
+    """Delete the temporary files of writes that were killed (SIGKILL, power cut) under
+    `root`: nothing else would ever remove them."""
+    now = time.time()
+    for path in root.rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and now - path.stat().st_mtime > LEFTOVER_AGE:
+                path.unlink()

@@ -47,6 +47,11 @@ def state_dir() -> Path:
     return home / "state" if home else _xdg("XDG_STATE_HOME", ".local/state")
 
 
+def error_log_path() -> Path:
+    """llmtui's own log: unexpected errors, with their tracebacks."""
+    return state_dir() / "llmtui.log"
+
+
 def llama_log_path() -> Path:
     """llama.cpp's own log: it must never reach the terminal."""
     return state_dir() / "llama.log"

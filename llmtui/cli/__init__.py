@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 
@@ -91,35 +94,64 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # Options between positionals, as in `llmtui run MODEL --verbose PROMPT`, are the norm;
+    # argparse ends PROMPT's words at the option and leaves the words after it over.
+    if args.command == "run" and extra and not any(word.startswith("-") for word in extra):
+        args.prompt += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")  # a chat typed in another encoding
     try:
-        if args.command in ("list", "ls"):
-            return library.list_command(args.json, args.all)
-        if args.command == "pull":
-            return library.pull_command(args.reference)
-        if args.command == "search":
-            if not args.query and not args.files:
-                print("Error: give a QUERY, or --files REPO", file=sys.stderr)
-                return 1
-            return library.search_command(args.query, args.files, args.limit)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "create":
-            return models.create_command(args.name, args.file)
-        if args.command == "show":
-            return models.show_command(args.name, args.what)
-        if args.command == "cp":
-            return models.copy_command(args.source, args.destination)
-        if args.command == "rm":
-            return models.remove_command(args.names, args.delete_files)
-        if args.command == "tui":
-            return _workbench(args.model, args.no_mouse)
-        return _workbench(None, args.no_mouse)
+        status = _dispatch(args)
+        sys.stdout.flush()  # here, where a full disk is one line, not at exit
+        return status
     except (UnknownModel, EngineError, OptionError, InvalidName) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
+        _drop_stdout()
         return 0
+    except KeyboardInterrupt:  # as shells and Ollama do: scripts can tell it was cut
+        return 130
+    except OSError as error:  # an unwritable LLMTUI_HOME, stdout on a full disk...
+        _drop_stdout()
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"Error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what it still buffers would fail again at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("list", "ls"):
+        return library.list_command(args.json, args.all)
+    if args.command == "pull":
+        return library.pull_command(args.reference)
+    if args.command == "search":
+        if not args.query and not args.files:
+            print("Error: give a QUERY, or --files REPO", file=sys.stderr)
+            return 1
+        return library.search_command(args.query, args.files, args.limit)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "create":
+        return models.create_command(args.name, args.file)
+    if args.command == "show":
+        return models.show_command(args.name, args.what)
+    if args.command == "cp":
+        return models.copy_command(args.source, args.destination)
+    if args.command == "rm":
+        return models.remove_command(args.names, args.delete_files)
+    if args.command == "tui":
+        return _workbench(args.model, args.no_mouse)
+    return _workbench(None, args.no_mouse)
 
 
 def _workbench(model: str | None, no_mouse: bool) -> int:
@@ -128,6 +160,19 @@ def _workbench(model: str | None, no_mouse: bool) -> int:
 
     settings, problems = load_settings()  # problems are shown in the workbench
     return run_workbench(model, settings, problems, mouse=not no_mouse)
+
+
+def _decoded(data: bytes) -> str:
+    """A prompt's bytes as text; bytes that are not UTF-8 become U+FFFD, and we say so."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        print(
+            "llmtui: the prompt is not valid UTF-8; bytes that are not were replaced by \ufffd",
+            file=sys.stderr,
+        )
+        return text
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -146,21 +191,22 @@ def _run(args: argparse.Namespace) -> int:
             verbose=args.verbose,
             keep_alive=parse_keep_alive(args.keepalive),
         )
-        prompt = " ".join(args.prompt)
+        prompt = " ".join(_decoded(os.fsencode(word)) for word in args.prompt)
         if not sys.stdin.isatty():
-            piped = sys.stdin.read()
+            stream = getattr(sys.stdin, "buffer", None)  # none when a test gives it text
+            piped = _decoded(stream.read()) if stream else sys.stdin.read()
             prompt = f"{prompt}\n\n{piped}" if prompt else piped
         if not prompt.strip():
             return interactive(session)
         if session.has_template():
-            session.ask(prompt)
+            done = session.ask(prompt)
         else:
             print(
                 f"{model.name} has no chat template (a completion model): "
                 "continuing your prompt as plain text.",
                 file=sys.stderr,
             )
-            session.complete(prompt)
-        return 0
+            done = session.complete(prompt)
+        return 130 if done.done_reason == "cancel" else 0
     finally:
         engine.close()

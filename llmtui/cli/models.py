@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from llmtui import settings
+from llmtui import files, settings
 from llmtui.cli import format as fmt
 from llmtui.engine import system
 from llmtui.engine.gguf import read_header
@@ -19,12 +19,15 @@ from llmtui.modelfile import Modelfile, ModelfileError, parse, serialise
 def create_command(name: str, file: str) -> int:
     path = Path(file)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        print(f"Error: no Modelfile at {path} (use -f PATH)", file=sys.stderr)
+        text = files.read_text(path)  # a FIFO or a device is refused, not waited on
+    except files.NotAFile as error:
+        missing = not path.exists() and not path.is_symlink()
+        print(f"Error: no Modelfile at {path} (use -f PATH)" if missing else f"Error: {error}",
+              file=sys.stderr)  # fmt: skip
         return 1
-    except (OSError, UnicodeDecodeError) as error:
-        print(f"Error: cannot read {path}: {error}", file=sys.stderr)
+    except UnicodeDecodeError as error:
+        print(f"Error: {path} is not UTF-8 text: {error.reason} at byte {error.start}",
+              file=sys.stderr)  # fmt: skip
         return 1
     try:
         modelfile = parse(text)

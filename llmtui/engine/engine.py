@@ -15,7 +15,7 @@ from typing import Any
 
 import llama_cpp
 
-from llmtui import paths
+from llmtui import errorlog, paths
 from llmtui.engine import system
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
@@ -65,9 +65,14 @@ class Engine:
         available_memory: Callable[[], int] | None = None,
         default_options: Mapping[str, Any] | None = None,
         shared_thread: bool | None = None,
+        probe_loads: bool = True,
     ) -> None:
         LOG.install(log_path or paths.llama_log_path())
+        errorlog.install()
         self.check_memory = check_memory
+        # A file's first load is a test load in a child process (probe.py): llama.cpp dying
+        # on a file no check could refuse then costs the child, not this process.
+        self.probe_loads = probe_loads
         self.available_memory = available_memory or system.available_memory
         self.defaults: Options = DEFAULTS.merged(default_options)
         self.backend = detect_backend()
@@ -82,6 +87,7 @@ class Engine:
         self.load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._workers: dict[str, ModelWorker] = {}
+        self._threads: list[threading.Thread] = []  # every model thread started, until it ends
 
     # -- requests -----------------------------------------------------------------------
 
@@ -193,10 +199,14 @@ class Engine:
         """Cancel nothing, unload everything: each model finishes its request, then stops."""
         with self._lock:
             workers = list(self._workers.values())
+            threads = list(self._threads)
         for worker in workers:
             worker.stop()
-        for worker in workers:
-            worker.thread.join()
+        # Every model thread, also one whose keep-alive just ran out: it has left the
+        # registry but may still be freeing its model, and a process that exits meanwhile
+        # dies in llama.cpp ("terminate called without an active exception", exit 134).
+        for thread in threads:
+            thread.join()
         if self._shared is not None:
             self._shared.close()
 
@@ -209,6 +219,8 @@ class Engine:
             if worker is None or worker.retired:
                 worker = ModelWorker(job.spec.name, self)
                 self._workers[job.spec.name] = worker
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(worker.thread)
                 worker.thread.start()
             worker.submit(handle)
         return handle

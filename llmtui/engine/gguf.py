@@ -8,6 +8,8 @@ tells how long the file must be, which catches truncated downloads before llama.
 from __future__ import annotations
 
 import mmap
+import os
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llmtui.engine.errors import ModelFileError
+from llmtui.files import NotAFile, open_regular
 
 # Value types of GGUF metadata: struct format, or None for variable-size ones.
 _SCALARS: dict[int, str] = {
@@ -235,18 +238,18 @@ def read_header(path: Path) -> GGUFHeader:
     """Parse the header of the GGUF at `path`; raise `ModelFileError` with a reason if the
     file is missing, is not a GGUF, or is shorter than its tensor directory says."""
     try:
-        with open(path, "rb") as handle:
-            file_size = handle.seek(0, 2)
-            if file_size < 24:
-                raise ModelFileError(f"{path} is not a GGUF model file (only {file_size} bytes)")
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-                return _parse(_Cursor(buffer, path), path, file_size)
-    except FileNotFoundError:
-        raise ModelFileError(f"model file not found: {path}") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path} is a folder, not a GGUF model file") from None
-    except PermissionError:
-        raise ModelFileError(f"cannot read {path}: permission denied") from None
+        fd = open_regular(path)  # a FIFO named *.gguf would block an open() for ever
+    except NotAFile as error:
+        message = str(error)
+        if message.endswith("no such file"):
+            message = f"model file not found: {path}"
+        raise ModelFileError(message) from None
+    with os.fdopen(fd, "rb") as handle:
+        file_size = handle.seek(0, 2)
+        if file_size < 24:
+            raise ModelFileError(f"{path} is not a GGUF model file (only {file_size} bytes)")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+            return _parse(_Cursor(buffer, path), path, file_size)
 
 
 def _parse(cursor: _Cursor, path: Path, file_size: int) -> GGUFHeader:
@@ -268,9 +271,15 @@ def _parse(cursor: _Cursor, path: Path, file_size: int) -> GGUFHeader:
     parameters = 0
     data_end = 0
     tensor_types: dict[int, int] = {}
+    blocks: set[int] = set()  # the N of the blk.N.* tensors
+    shapes: dict[str, list[int]] = {}
     for _ in range(tensor_count):
-        cursor.skip_string()
+        name = cursor.string()
+        if match := _BLOCK_TENSOR.match(name):
+            blocks.add(int(match.group(1)))
         dims = [cursor.unpack("<Q") for _ in range(cursor.unpack("<I"))]
+        if name in _SHAPES_CHECKED:
+            shapes[name] = dims
         kind = cursor.unpack("<I")
         offset = cursor.unpack("<Q")
         elements = 1
@@ -290,6 +299,7 @@ def _parse(cursor: _Cursor, path: Path, file_size: int) -> GGUFHeader:
             f"{path} is truncated: {file_size:,} bytes on disk, {data_start + data_end:,} "
             f"expected ({missing:,} missing); download it again"
         )
+    _check_hyperparameters(path, metadata, blocks, shapes)
     return GGUFHeader(
         path=path,
         version=version,
@@ -300,3 +310,48 @@ def _parse(cursor: _Cursor, path: Path, file_size: int) -> GGUFHeader:
         file_size=file_size,
         tensor_types=tensor_types,
     )
+
+
+_BLOCK_TENSOR = re.compile(r"blk\.(\d+)\.")
+_SHAPES_CHECKED = ("token_embd.weight",)
+
+
+def _check_hyperparameters(
+    path: Path, metadata: Mapping[str, Any], blocks: set[int], shapes: Mapping[str, list[int]]
+) -> None:
+    """The hyper-parameters llama.cpp sizes its graph by must match the tensors listed: a
+    header that says more layers than it has made llama.cpp abort the whole process (a
+    GGML_ASSERT), where it should have been a sentence."""
+    arch = metadata.get("general.architecture")
+    count = metadata.get(f"{arch}.block_count")
+    if blocks and isinstance(count, int) and count != max(blocks) + 1:
+        raise ModelFileError(
+            f"{path} says it has {count} layers ({arch}.block_count) but its tensors hold "
+            f"{max(blocks) + 1}: a damaged or mislabelled file"
+        )
+    width = metadata.get(f"{arch}.embedding_length")
+    embedding = shapes.get("token_embd.weight")
+    if embedding and isinstance(width, int) and embedding[0] != width:
+        raise ModelFileError(
+            f"{path} says its embeddings are {width} wide ({arch}.embedding_length) but "
+            f"token_embd.weight is {embedding[0]}: a damaged or mislabelled file"
+        )
+
+
+def check_adapter(path: Path, model: GGUFHeader) -> GGUFHeader:
+    """The header of the LoRA adapter at `path`, for `model`; llama.cpp given a GGUF that is
+    not a LoRA adapter as one crashed the process (a segfault), not a sentence."""
+    header = read_header(path)
+    kind = header.metadata.get("general.type")
+    if kind != "adapter" or header.metadata.get("adapter.type") != "lora":
+        what = f"a {kind}" if isinstance(kind, str) else "not marked as an adapter"
+        raise ModelFileError(
+            f"{path} is not a LoRA adapter (its general.type is {what}); ADAPTER takes a "
+            "GGUF LoRA adapter (convert_lora_to_gguf.py makes one)"
+        )
+    if header.architecture != model.architecture:
+        raise ModelFileError(
+            f"{path} is a LoRA adapter for {header.architecture}, but the model is "
+            f"{model.architecture}"
+        )
+    return header

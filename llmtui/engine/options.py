@@ -164,10 +164,10 @@ def parse_keep_alive(value: str | float) -> float:
     """Seconds from Ollama's keep_alive forms: a number of seconds, or '5m', '1h30m', '10s';
     0 unloads at once and a negative value keeps the model loaded for good."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return _keep_alive_in_range(float(value), value)
     text = str(value).strip().lower()
     try:
-        return float(text)
+        return _keep_alive_in_range(float(text), value)
     except ValueError:
         pass
     sign = -1.0 if text.startswith("-") else 1.0
@@ -177,4 +177,16 @@ def parse_keep_alive(value: str | float) -> float:
         raise OptionError(f"keep_alive must be seconds or a duration like 5m or 1h, not {value!r}")
     for number, unit in parts:
         total += float(number) * _UNITS[unit]
-    return sign * total
+    return _keep_alive_in_range(sign * total, value)
+
+
+MAX_KEEP_ALIVE = 10 * 365 * 24 * 3600.0  # seconds: longer waits overflow the thread's timer
+
+
+def _keep_alive_in_range(seconds: float, given: object) -> float:
+    if seconds != seconds or seconds > MAX_KEEP_ALIVE:  # NaN, or centuries
+        raise OptionError(
+            f"keep_alive {given} is too long: at most 10 years (87600h); "
+            "a negative value keeps the model loaded for good"
+        )
+    return seconds

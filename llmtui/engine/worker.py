@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import llama_cpp
 from llama_cpp import Llama
 
-from llmtui.engine import memory
+from llmtui.engine import memory, probe
 from llmtui.engine.detok import Detokenizer, StopMatcher
 from llmtui.engine.errors import (
     ContextOverflow,
@@ -32,7 +32,7 @@ from llmtui.engine.errors import (
     ModelLoadError,
 )
 from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
-from llmtui.engine.gguf import GGUFHeader, read_header
+from llmtui.engine.gguf import GGUFHeader, check_adapter, read_header
 from llmtui.engine.llamalog import LOG
 from llmtui.engine.options import Options
 from llmtui.engine.prompt import (
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOG_HINT = "llmtui.log in the state dir"
 _UNLOAD = "unload"
 _STOP = "stop"
 _STATS_INTERVAL_NS = 100_000_000  # live stats at most ten times a second
@@ -160,7 +161,9 @@ class ModelWorker:
             handle.fail(error)
         except Exception as error:  # never let one request kill the model's thread
             log.exception("request on %s failed", self.name)
-            handle.fail(EngineError(f"internal error in the engine: {error!r}"))
+            detail = repr(error)
+            detail = detail if len(detail) <= 200 else f"{detail[:200]}..."
+            handle.fail(EngineError(f"internal error in the engine: {detail} (see {LOG_HINT})"))
         finally:
             self.busy = False
             keep = job.keep_alive
@@ -184,7 +187,12 @@ class ModelWorker:
     def _load(self, spec: ModelSpec, options: Options, started: int) -> _Loaded:
         name = spec.name
         header = read_header(spec.path)
-        estimate = memory.estimate(header, options.num_ctx, options.num_batch)
+        if spec.adapter:
+            check_adapter(spec.adapter, header)
+        # llama.cpp never evaluates more than the context at once, but llama-cpp-python sizes
+        # its logits buffer by the batch: num_batch 2**31-1 was a MemoryError.
+        batch = min(options.num_batch, options.num_ctx)
+        estimate = memory.estimate(header, options.num_ctx, batch)
         if self._engine.check_memory:
             available = self._engine.available_memory()
             if estimate.total > available:
@@ -196,14 +204,16 @@ class ModelWorker:
                     "lower num_ctx, or turn the memory check off to try anyway"
                 )
         threads = options.num_thread or physical_cores()
+        if self._engine.probe_loads:
+            probe.ensure_loadable(spec.path, spec.adapter)
         with self._engine.load_lock, contextlib.redirect_stderr(_StderrToLog()):
             LOG.start_load()
             try:
                 llm = Llama(
                     model_path=str(spec.path),
                     n_ctx=options.num_ctx,
-                    n_batch=options.num_batch,
-                    n_ubatch=options.num_batch,
+                    n_batch=batch,
+                    n_ubatch=batch,
                     n_gpu_layers=options.num_gpu,
                     main_gpu=options.main_gpu,
                     n_threads=threads,
@@ -287,7 +297,12 @@ class ModelWorker:
         # latest message), as Ollama does, rather than fail.
         reserve = min(256, loaded.n_ctx // 4)
         while True:
-            rendered = loaded.prompt.render(messages)
+            try:
+                rendered = loaded.prompt.render(messages)
+            except Exception as error:  # the template's own failure (raise_exception...)
+                raise EngineError(
+                    f"the chat template of {self.name} failed on this conversation: {error}"
+                ) from None
             tokens = self._tokenize(rendered)
             droppable = [i for i, m in enumerate(messages[:-1]) if m.role != "system"]
             if len(tokens) + reserve <= loaded.n_ctx or not droppable:
@@ -297,7 +312,8 @@ class ModelWorker:
 
     def _tokenize(self, rendered: RenderedPrompt) -> list[int]:
         assert self._loaded is not None
-        text = rendered.text.encode("utf-8")
+        # A face may hand on text with lone surrogates (bytes that were not UTF-8).
+        text = rendered.text.encode("utf-8", errors="replace")
         return self._loaded.llm.tokenize(text, add_bos=not rendered.has_special, special=True)
 
     def _generate(self, handle: RequestHandle, started: int, load_duration: int) -> None:

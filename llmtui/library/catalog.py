@@ -109,10 +109,13 @@ def _hidden_path() -> Path:
 
 
 def hidden_names() -> set[str]:
+    """The names hidden from the listing; a damaged file hides nothing (and is rewritten
+    whole the next time a model is hidden)."""
     try:
-        return set(tomllib.loads(_hidden_path().read_text("utf-8")).get("names", []))
+        listed = tomllib.loads(_hidden_path().read_text("utf-8")).get("names", [])
     except (OSError, ValueError):
         return set()
+    return {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
 
 
 def set_hidden(name: str, hidden: bool = True) -> None:
@@ -236,7 +239,7 @@ def list_models(
     found_ollama, ollama_problems = ollama.scan()
     problems.extend(ollama_problems)
     found = [
-        *hfcache.scan(),
+        *hfcache.scan(problems),
         *folders.scan_lmstudio(),
         *found_ollama,
         *folders.scan_folders([Path(f) for f in user.model_folders]),

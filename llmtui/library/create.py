@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmtui.engine.errors import ModelFileError
-from llmtui.engine.gguf import read_header
+from llmtui.engine.gguf import check_adapter, read_header
 from llmtui.library import catalog, hfcache
 from llmtui.library.store import Manifest, Store, full_name, utc_now
 from llmtui.modelfile import Modelfile, ModelfileError
@@ -23,7 +23,13 @@ def _looks_like_path(value: str) -> bool:
 
 def _gguf_at(value: str, base_dir: Path, modelfile: Modelfile, key: str) -> Path:
     line, column = modelfile.where.get(key, (1, 1))
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~name of a user that does not exist
+        user = value.split("/", 1)[0]
+        raise ModelfileError(
+            line, column, f"{key}: there is no user {user[1:]!r} ({user})"
+        ) from None
     if not path.is_absolute():
         path = base_dir / path
     try:
@@ -77,6 +83,12 @@ def build(name: str, modelfile: Modelfile, base_dir: Path) -> Manifest:
         if modelfile.adapter
         else (inherited.adapter if inherited else None)
     )
+    if adapter is not None:
+        line, column = modelfile.where.get("ADAPTER", (1, 1))
+        try:
+            check_adapter(adapter, read_header(path))
+        except ModelFileError as error:
+            raise ModelfileError(line, column, f"ADAPTER: {error}") from None
 
     def mine_or_base(value: Any, attribute: str) -> Any:
         if value or inherited is None:

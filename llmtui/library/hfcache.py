@@ -44,8 +44,10 @@ def parse_reference(text: str) -> tuple[str, str | None]:
     return match.group(1), match.group(2)
 
 
-def scan() -> list[Found]:
-    """Every GGUF model in the cache (the first part of a split one, projectors aside)."""
+def scan(problems: list[str] | None = None) -> list[Found]:
+    """Every GGUF model in the cache (the first part of a split one, projectors aside);
+    a sentence for each damaged entry goes to `problems`."""
+    problems = problems if problems is not None else []
     try:
         cache = scan_cache_dir(hub_cache())
     except (CacheNotFound, CorruptedCacheException, OSError):
@@ -54,29 +56,64 @@ def scan() -> list[Found]:
     for repo in cache.repos:
         if repo.repo_type != "model":
             continue
-        files = {}
+        files: dict[str, tuple[Path, Path]] = {}
         for revision in sorted(repo.revisions, key=lambda r: r.last_modified):
             for file in revision.files:
                 if file.file_name.lower().endswith(".gguf"):
-                    files[file.file_name] = file  # the newest revision's copy wins
-        projector = any(is_projector(Path(name)) for name in files)
-        names: set[str] = set()
-        for file_name, file in sorted(files.items()):
-            path = Path(file.file_path)
-            if is_projector(path) or is_later_split_part(path):
+                    # the newest revision's copy wins
+                    files[file.file_name] = (Path(file.file_path), Path(file.blob_path))
+        found += _models(repo.repo_id, files)
+    # huggingface_hub leaves out a whole repository for one damaged entry in it (a
+    # snapshot link whose blob is gone, say): read those by hand, skipping only the entry.
+    scanned = {repo.repo_path.name for repo in cache.repos}
+    for folder in sorted(hub_cache().glob("models--*")):
+        if folder.name not in scanned and folder.is_dir():
+            found += _by_hand(folder, problems)
+    return found
+
+
+def _by_hand(folder: Path, problems: list[str]) -> list[Found]:
+    repo_id = folder.name.removeprefix("models--").replace("--", "/")
+    files: dict[str, tuple[Path, Path]] = {}
+    snapshots = folder / "snapshots"
+    revisions = sorted(snapshots.iterdir(), key=_mtime) if snapshots.is_dir() else []
+    for revision in revisions:
+        for path in sorted(revision.rglob("*")):
+            if not path.name.lower().endswith(".gguf"):
                 continue
-            parts = split_parts(path)
-            if parts and not all(p.exists() for p in parts):
-                continue  # an unfinished pull of a split model
-            quant = quant_of(path.stem) or Path(file_name).stem
-            name = f"hf.co/{repo.repo_id}:{quant}"
-            if name in names:
-                name = f"hf.co/{repo.repo_id}:{Path(file_name).stem}"
-            names.add(name)
-            blob = Path(file.blob_path)
-            digest = blob.name if re.fullmatch(r"[0-9a-f]{64}", blob.name) else None
-            size = sum(p.stat().st_size for p in parts) if parts else None
-            found.append(Found(name, path, "hf-cache", digest, size, has_projector=projector))
+            if not path.is_file():
+                problems.append(f"Hugging Face cache: skipped {path} (a link to nothing)")
+                continue
+            files[path.relative_to(revision).as_posix()] = (path, path.resolve())
+    return _models(repo_id, files)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _models(repo_id: str, files: dict[str, tuple[Path, Path]]) -> list[Found]:
+    """The models among a repository's GGUF files: {name in the repo: (path, blob)}."""
+    found = []
+    projector = any(is_projector(Path(name)) for name in files)
+    names: set[str] = set()
+    for file_name, (path, blob) in sorted(files.items()):
+        if is_projector(path) or is_later_split_part(path):
+            continue
+        parts = split_parts(path)
+        if parts and not all(p.exists() for p in parts):
+            continue  # an unfinished pull of a split model
+        quant = quant_of(path.stem) or Path(file_name).stem
+        name = f"hf.co/{repo_id}:{quant}"
+        if name in names:
+            name = f"hf.co/{repo_id}:{Path(file_name).stem}"
+        names.add(name)
+        digest = blob.name if re.fullmatch(r"[0-9a-f]{64}", blob.name) else None
+        size = sum(p.stat().st_size for p in parts) if parts else None
+        found.append(Found(name, path, "hf-cache", digest, size, has_projector=projector))
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from llmtui.library.catalog import LibraryModel, is_starter, set_hidden
 from llmtui.library.found import split_parts
@@ -51,9 +52,32 @@ def remove_model(
             f"`ollama rm {model.name}` removes it"
         )
     assert model.path is not None
-    for part in split_parts(model.path) or [model.path]:
-        target = part.resolve()  # the blob behind a Hugging Face cache link
-        part.unlink(missing_ok=True)
-        target.unlink(missing_ok=True)
+    removed = [
+        what for part in split_parts(model.path) or [model.path] for what in _delete(part)
+    ]
+    if not removed:
+        raise ManageError(f"nothing was deleted: {model.path} is not there any more")
     set_hidden(model.name, hidden=False)
-    return f"deleted '{model.name}' and its file {model.path}"
+    return f"deleted '{model.name}': {'; '.join(removed)}"
+
+
+def _delete(path: Path) -> list[str]:
+    """Delete `path`, never through a link: a link goes, and what it points to stays,
+    except a Hugging Face cache's blob behind its own snapshot link (that is the file).
+    Returns what was deleted, in words."""
+    if path.is_symlink():
+        target = path.resolve()
+        path.unlink()
+        removed = [f"the link {path}"]
+        snapshots = target.parent.parent / "snapshots"
+        cached = target.parent.name == "blobs" and snapshots in path.parents
+        if cached and target.is_file() and not target.is_symlink():
+            target.unlink()
+            removed.append(f"the cached file {target}")
+        elif target.exists():
+            removed.append(f"(not {target}, which it pointed to)")
+        return removed
+    if path.is_file():
+        path.unlink()
+        return [f"the file {path}"]
+    return []

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+from llmtui import files
 from llmtui.engine.errors import OptionError
 from llmtui.engine.options import coerce
 from llmtui.library.found import Found
@@ -37,13 +39,16 @@ def _name(host: str, namespace: str, model: str, tag: str) -> str:
     return f"{prefix}{model}:{tag}"
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _blob(base: Path, digest: str) -> Path:
     return base / "blobs" / digest.replace(":", "-")
 
 
 def _text(base: Path, layer: dict[str, Any]) -> str | None:
     try:
-        return _blob(base, layer["digest"]).read_text(encoding="utf-8")
+        return files.read_text(_blob(base, layer["digest"]))
     except (OSError, KeyError, UnicodeDecodeError):
         return None
 
@@ -75,11 +80,24 @@ def scan(base: Path | None = None) -> tuple[list[Found], list[str]]:
         host, namespace, model, tag = path.relative_to(manifests).parts
         name = _name(host, namespace, model, tag)
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = json.loads(files.read_text(path))
             layers = {layer["mediaType"]: layer for layer in manifest["layers"]}
         except (OSError, ValueError, KeyError, TypeError) as error:
             problems.append(f"Ollama's manifest for {name} is unreadable ({error})")
             continue
+        # A digest names a file in the blobs folder: anything but sha256:<64 hex> could name
+        # any file (an absolute path, ../..), so that layer is skipped.
+        bad = sorted(
+            kind.rsplit(".", 1)[-1]
+            for kind, layer in layers.items()
+            if not (isinstance(layer, dict) and _DIGEST.fullmatch(str(layer.get("digest"))))
+        )
+        if bad:
+            problems.append(
+                f"Ollama's manifest for {name} has layers whose digest is not sha256:<64 hex> "
+                f"({', '.join(bad)}): skipped them"
+            )
+            layers = {k: v for k, v in layers.items() if k.rsplit(".", 1)[-1] not in bad}
         if MODEL not in layers:
             continue  # not a GGUF model (an embedding-only or cloud model)
         digest = layers[MODEL]["digest"]

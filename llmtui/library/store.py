@@ -84,11 +84,14 @@ class Manifest:
     def from_toml(cls, data: dict[str, Any]) -> Manifest:
         parameters = {k: tuple(v) if isinstance(v, list) else v
                       for k, v in data.get("parameters", {}).items()}  # fmt: skip
+        created = data["created"]
+        if not isinstance(created, dt.datetime):
+            raise ValueError(f"created is {created!r}, not a date and time")
         return cls(
-            name=data["name"],
-            from_=data["from"],
+            name=full_name(str(data["name"])),
+            from_=str(data["from"]),
             path=Path(data["path"]),
-            created=data["created"],
+            created=created,
             parameters=parameters,
             system=data.get("system"),
             template=data.get("template"),
@@ -121,7 +124,11 @@ class Store:
 
     def _path(self, name: str) -> Path:
         family, _, tag = full_name(name).partition(":")
-        return self.root / family / f"{tag}.toml"
+        path = self.root / family / f"{tag}.toml"
+        # Names are checked when parsed; this is the second lock on the same door.
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise names.InvalidName(f"{name!r} would be stored outside the store")
+        return path
 
     def save(self, manifest: Manifest) -> None:
         atomic.write_bytes(self._path(manifest.name), manifest.to_toml())
@@ -137,9 +144,14 @@ class Store:
         """Every manifest, and a sentence for each one that could not be read: a damaged
         manifest costs its own model, never the listing."""
         manifests, problems = [], []
+        atomic.remove_leftovers(self.root)
         for path in sorted(self.root.rglob("*.toml")):
             try:
-                manifests.append(Manifest.from_toml(tomllib.loads(path.read_text("utf-8"))))
+                manifest = Manifest.from_toml(tomllib.loads(path.read_text("utf-8")))
+                # Its name is where `rm` deletes: it must be the name of this very file.
+                if self._path(manifest.name).resolve() != path.resolve():
+                    raise ValueError(f"its name {manifest.name!r} is not where it is stored")
+                manifests.append(manifest)
             except (OSError, ValueError, KeyError, TypeError) as error:
                 problems.append(f"skipped the damaged manifest {path}: {error}")
         return manifests, problems

@@ -256,12 +256,16 @@ def _lex(source: str) -> list[tuple[str, str, int]]:
     return [item for item in items if item[0] == "action" or item[1]]
 
 
+MAX_DEPTH = 50
+
+
 class _TreeParser:
     def __init__(self, source: str) -> None:
         self.items = _lex(source)
         self.i = 0
         self.uses_messages = False
         self.has_response = False
+        self.depth = 0  # if/range/with blocks open around the parser
 
     def parse(self) -> list[_Node]:
         body, end = self.block(())
@@ -291,6 +295,17 @@ class _TreeParser:
         return nodes, None  # the end of the template: the caller says what was left open
 
     def control(self, word: str, rest: str, at: int) -> _Node:
+        # Parsing and rendering recurse once a level: a template nested hundreds deep
+        # (never a real one) would end in Python's RecursionError instead of a sentence.
+        if self.depth >= MAX_DEPTH:
+            raise TemplateError(at, f"blocks nested more than {MAX_DEPTH} deep")
+        self.depth += 1
+        try:
+            return self._control(word, rest, at)
+        finally:
+            self.depth -= 1
+
+    def _control(self, word: str, rest: str, at: int) -> _Node:
         node = _Node(word, at)
         if word == "range" and ":=" in rest:
             names, _, rest = rest.partition(":=")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import jinja2
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from llmtui.engine.prompt import PromptTemplate
+from llmtui.engine.prompt import BoundedJinjaFormatter, PromptTemplate
 from llmtui.modelfile.gotemplate import GoTemplate, TemplateError
 
 # Jinja's statements, or its names for the conversation: Go templates have neither.
@@ -31,9 +30,7 @@ def compile_template(source: str) -> str | PromptTemplate:
     if not is_jinja(source):
         return GoTemplate(source)
     try:
-        Jinja2ChatFormatter(template=source, eos_token="</s>", bos_token="<s>")(
-            messages=_SAMPLE  # type: ignore[arg-type]
-        )
+        BoundedJinjaFormatter(source, eos_token="</s>", bos_token="<s>")(messages=_SAMPLE)
     except jinja2.TemplateSyntaxError as error:
         raise TemplateError(_line_offset(source, error.lineno), f"Jinja: {error.message}") from None
     except Exception as error:  # the template itself raised (raise_exception, bad filter...)

@@ -713,5 +713,7 @@ def run_workbench(
     model: str | None = None, settings: Settings | None = None, problems: Iterable[str] = (),
     mouse: bool = True,
 ) -> int:  # fmt: skip
-    Workbench(model, settings=settings, problems=problems).run(mouse=mouse)
-    return 0
+    app = Workbench(model, settings=settings, problems=problems)
+    app.run(mouse=mouse)
+    # Textual sets 1 when an error ended the app: never report a crash as success.
+    return app.return_code or 0

@@ -52,6 +52,7 @@ class ModelfileEditor(TextArea):
         super().__init__(text, soft_wrap=False, show_line_numbers=True, **kwargs)  # type: ignore[arg-type]
         self.path: Path | None = None  # the file the buffer was opened from or saved to
         self.saved_text = text  # what is on disk (or in the model): unsaved if different
+        self._checked: str | None = None  # the text `result` is for
 
     @property
     def unsaved(self) -> bool:
@@ -94,12 +95,27 @@ class ModelfileEditor(TextArea):
         self._highlights[row].append((min(start, max(0, end - 1)), max(end, start + 1), ERROR))
 
     def validate(self) -> Modelfile | ModelfileError:
+        """The buffer's Modelfile (or its error) now: the as-you-type check's result if it
+        is for the text shown, else parsed here (bounded: templates render under a time
+        limit)."""
+        text = self.text
+        if self._checked != text or self.result is None:
+            self.show_result(text, check(text))
+        assert self.result is not None
+        return self.result
+
+    def show_result(self, text: str, result: Modelfile | ModelfileError) -> None:
+        """The check of `text` is `result`: mark its error (or remove the old mark)."""
         before = self.result
-        try:
-            self.result = parse(self.text)
-        except ModelfileError as error:
-            self.result = error
-        if isinstance(before, ModelfileError) or isinstance(self.result, ModelfileError):
+        self.result, self._checked = result, text
+        if isinstance(before, ModelfileError) or isinstance(result, ModelfileError):
             self._build_highlight_map()  # move or remove the error's mark
             self.refresh()
-        return self.result
+
+
+def check(text: str) -> Modelfile | ModelfileError:
+    """Parse and check a Modelfile: its templates are rendered once, on a sample chat."""
+    try:
+        return parse(text)
+    except ModelfileError as error:
+        return error

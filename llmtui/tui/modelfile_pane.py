@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
 from llmtui import atomic, drafts
-from llmtui.modelfile import ModelfileError
-from llmtui.tui.editor import ModelfileEditor
+from llmtui.modelfile import Modelfile, ModelfileError
+from llmtui.tui.editor import ModelfileEditor, check
 from llmtui.tui.pane import Pane
 
 DRAFT_DELAY = 0.5  # seconds after the last edit that the draft is written
@@ -35,8 +36,35 @@ class ModelfilePane(Pane):
     def editor(self) -> ModelfileEditor:
         return self.query_one("#modelfile", ModelfileEditor)
 
+    class Checked(Message):
+        def __init__(self, text: str, result: Modelfile | ModelfileError) -> None:
+            super().__init__()
+            self.text, self.result = text, result
+
     @on(ModelfileEditor.Changed, "#modelfile")
-    def _validate(self) -> None:
+    def _changed(self) -> None:
+        self._check(self.editor.text)
+        self._show_name()
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_DELAY, self.keep_draft)
+
+    @work(thread=True, exclusive=True, group="modelfile-check", exit_on_error=False,
+          description="checking the Modelfile")  # fmt: skip
+    def _check(self, text: str) -> None:
+        # Off the UI thread: a check renders the templates once, which a hostile template
+        # can make take its whole time limit; typing goes on meanwhile.
+        self.post_message(self.Checked(text, check(text)))
+
+    @on(Checked)
+    def _checked(self, event: Checked) -> None:
+        editor = self.editor
+        if event.text != editor.text:
+            return  # an older text's check: a newer one is on its way
+        editor.show_result(event.text, event.result)
+        self._show_result()
+
+    def _show_result(self) -> None:
         editor = self.editor
         result = editor.validate()
         label = self.query_one("#validation", Static)
@@ -49,9 +77,6 @@ class ModelfilePane(Pane):
             label.update(f"✓ valid Modelfile{' · ' + warnings if warnings else ''}{state}")
             label.set_class(False, "-error")
         self._show_name()
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self._draft_timer = self.set_timer(DRAFT_DELAY, self.keep_draft)
 
     def _show_name(self) -> None:
         editor = self.editor
@@ -86,4 +111,4 @@ class ModelfilePane(Pane):
         """The buffer is now what is kept (in a file, or as a model in the store)."""
         self.editor.saved_text = self.editor.text
         drafts.discard()
-        self._validate()
+        self._show_result()
