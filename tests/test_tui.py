@@ -233,3 +233,29 @@ async def test_screenshot_of_the_key_help(engine: Engine) -> None:
         await pilot.pause(0.3)
         path = app.save_screenshot(filename="key-help.svg", path=str(SCREENSHOTS))
         assert "chat.regenerate" in Path(path).read_text()
+
+
+async def test_screenshot_of_the_transcript_cursor_after_a_model_switch(engine: Engine) -> None:
+    app = app_for(engine, Settings(parameters={"temperature": 0, "seed": 1}))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ask(pilot, app, "Say hi in five words.")
+        await say(pilot, "/load gemma3:270m")
+        await wait_for(lambda: app.model is not None and app.model.name == "gemma3:270m", 10)
+        await say(pilot, "/load smollm2:135m")
+        await wait_for(lambda: app.model is not None and app.model.name == "smollm2:135m", 10)
+        await ask(pilot, app, "Say bye in five words.")
+        await pilot.press("f3", "up", "up", "up")  # the cursor on the first reply
+        await pilot.pause(0.3)
+        path = app.save_screenshot(filename="transcript-cursor.svg", path=str(SCREENSHOTS))
+        assert "now chatting with gemma3:270m" in Path(path).read_text().replace("&#160;", " ")
+
+
+async def test_screenshot_of_a_zoomed_pane(engine: Engine) -> None:
+    app = app_for(engine)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ask(pilot, app, "Say hi.")
+        await pilot.press("f6")  # the chat, whose input has the focus
+        await pilot.pause(0.3)
+        assert app.query_one("#chat").region.width == 160
+        path = app.save_screenshot(filename="zoomed-chat.svg", path=str(SCREENSHOTS))
+        assert Path(path).read_text().startswith("<svg")

@@ -76,21 +76,21 @@ async def test_copy_a_reply_and_a_code_block_by_osc52(engine: Engine) -> None:
         assert isinstance(app.focused, Transcript)
         while not isinstance(transcript.cursor, Reply):  # past any code block in the reply
             await pilot.press("up")
-        await pilot.press("c")
+        await pilot.press("ctrl+c")
         reply = app.query_one(Reply).text
         assert app.clipboard == reply and reply
         assert any(w.startswith("\x1b]52;c;") for w in written)
-        # A reply with a code block: the cursor moves onto the block, `c` copies its code.
+        # A reply with a code block: the cursor moves onto the block, Ctrl+C copies its code.
         code_reply = Reply()
         await app.query_one(Transcript).mount(code_reply)
         await code_reply.finish(None, "Here:\n\n```python\nprint('hi')\n```\n\nDone.")
         await pilot.pause()
         await pilot.press("end", "down", "down", "down")
         assert isinstance(app.query_one(Transcript).cursor, MarkdownFence)
-        await pilot.press("c")
+        await pilot.press("ctrl+c")
         assert app.clipboard == "print('hi')"
         await pilot.press("up")
-        await pilot.press("c")
+        await pilot.press("ctrl+c")
         assert app.clipboard.startswith("Here:")
 
 
@@ -229,9 +229,9 @@ async def test_library_copy_and_delete(engine: Engine) -> None:
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(LibraryPane)
         await wait_for(lambda: pane.shown)
-        await pilot.press("f2", "slash", *"smollm2", "enter")
+        await pilot.press("f2", "slash", *"smollm2", "enter")  # opens it, in the chat
         assert pane.highlighted() is not None and pane.highlighted().name == "smollm2:135m"  # type: ignore[union-attr]
-        await pilot.press("c")
+        await pilot.press("f2", "c")
         await wait_for(lambda: isinstance(app.screen, Ask))
         await pilot.press(*"smol-copy", "enter")
         await wait_for(lambda: any(m.name == "smol-copy:latest" for m in pane.models))
@@ -240,12 +240,11 @@ async def test_library_copy_and_delete(engine: Engine) -> None:
         await wait_for(lambda: isinstance(app.screen, Confirm))
         await pilot.press("y")
         await wait_for(lambda: not any(m.name == "smol-copy:latest" for m in pane.models))
-        # A starter model cannot be deleted: said, and nothing else happens.
-        await pilot.press("slash", "ctrl+u", *"smollm2", "enter", "d")
-        await wait_for(lambda: isinstance(app.screen, Confirm))
-        await pilot.press("y")
+        # A starter model cannot be deleted: said, and nothing is asked.
+        await pilot.press("slash", "ctrl+u", *"smollm2", "enter", "f2", "d")
         await pilot.pause()
-        assert any("starter model" in n for n in notes(app))
+        assert not isinstance(app.screen, Confirm)
+        assert any("is a starter model" in n for n in notes(app))
         assert any(m.name == "smollm2:135m" for m in library.list_models())
 
 

@@ -138,7 +138,7 @@ def test_copy_reaches_the_terminal_clipboard_by_osc52() -> None:
         wait_until(lambda: "tokens ·" in screen(session), 120, "the reply")
         tmux("send-keys", "-t", session, "F3")  # from the input to the transcript
         time.sleep(0.5)
-        tmux("send-keys", "-t", session, "c")
+        tmux("send-keys", "-t", session, "C-c")
         wait_until(lambda: "copied the" in screen(session), 10, "the copy")
         copied = tmux("show-buffer")
         assert copied.strip() and copied.strip().split()[0] in screen(session)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import re
 from collections.abc import Sequence
 
 import llama_cpp
+
+# Special tokens as vocabularies spell them: <start_of_image>, <end_of_turn>, <unused12>...
+# (an HTML tag, also user-defined in some vocabularies, has no underscore and stays text).
+_MARKUP = re.compile(r"<(?:[a-z]+_[a-z0-9_]+|unused\d+|mask|pad)>|\[multimodal\]")
 
 
 class Detokenizer:
@@ -21,8 +26,23 @@ class Detokenizer:
         self._vocab = vocab
         self._buffer = ctypes.create_string_buffer(256)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._hidden: dict[int, bool] = {}  # token -> a vocabulary's markup, not text
+
+    def _is_markup(self, token: int) -> bool:
+        """Control tokens print as nothing already; some vocabularies mark their special
+        tokens only as user-defined (Gemma 3's <start_of_image>), which print as text."""
+        attr = llama_cpp.llama_vocab_get_attr(self._vocab, token)
+        if not attr & llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED:
+            return False
+        text = llama_cpp.llama_vocab_get_text(self._vocab, token) or b""
+        return _MARKUP.fullmatch(text.decode("utf-8", errors="replace")) is not None
 
     def piece(self, token: int) -> str:
+        hidden = self._hidden.get(token)
+        if hidden is None:
+            hidden = self._hidden[token] = self._is_markup(token)
+        if hidden:
+            return ""
         n = llama_cpp.llama_token_to_piece(self._vocab, token, self._buffer, 256, 0, False)
         if n < 0:  # a piece longer than the buffer: grow it once and retry
             self._buffer = ctypes.create_string_buffer(-n)

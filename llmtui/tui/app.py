@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Label, Tab, Tabs
 from textual.widgets.markdown import MarkdownFence
 
-from llmtui import drafts, paths
+from llmtui import drafts
 from llmtui.engine import Done, Engine, EngineError, Failed, Message, ModelSpec, OptionError
 from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, UnknownModel, find
@@ -29,13 +29,14 @@ from llmtui.library.names import parse as parse_name
 from llmtui.modelfile import Modelfile, ModelfileError, serialise
 from llmtui.modelfile.edit import with_parameter, with_system
 from llmtui.settings import Settings
+from llmtui.tui import modelfiles
 from llmtui.tui.bridge import Drained, ReplyBridge, frame_interval
-from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
+from llmtui.tui.chat import ModelSwitch, PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.modelfile_pane import ModelfilePane
-from llmtui.tui.overrides import KeysInOrder, WorkbenchScreen
+from llmtui.tui.overrides import AppOverrides, WorkbenchScreen
 from llmtui.tui.pane import Pane
 from llmtui.tui.pull import PullDialog
 from llmtui.tui.stats import StatsPane
@@ -73,7 +74,7 @@ PALETTE_ONLY = [
 ]  # fmt: skip
 
 
-class Workbench(KeysInOrder[None]):
+class Workbench(AppOverrides[None]):
     TITLE = "llmtui"
     CSS_PATH = "workbench.tcss"
     # F2-F7 are priority bindings: TextArea binds F6 and F7 itself (select line / all), and
@@ -115,6 +116,7 @@ class Workbench(KeysInOrder[None]):
         self.spec: ModelSpec | None = None
         self.history: list[Message] = []
         self.handle: RequestHandle | None = None
+        self.queued: list[str] = []  # prompts sent while a reply streamed, in order
         self.reply: Reply | None = None
         self.frame = frame_interval(self.settings.frame_ms)  # seconds between repaints
         self._frames: Timer | None = None
@@ -176,8 +178,9 @@ class Workbench(KeysInOrder[None]):
                         severity="warning")  # fmt: skip
         self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
 
-    def on_resize(self, event: object) -> None:
-        self._layout(self.size.width)
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: the app's own is still the one before the resize here.
+        self._layout(event.size.width)
 
     def _layout(self, width: int) -> None:
         self.screen.set_class(width < NARROW, "-narrow")
@@ -225,7 +228,8 @@ class Workbench(KeysInOrder[None]):
         """(where, key, id, description) of every binding, with the keymap applied."""
         rows = []
         for where, holder in (("everywhere", Workbench), ("chat input", PromptInput),
-                              ("transcript", Transcript), ("library", LibraryPane),
+                              ("transcript", Transcript), ("editor", ModelfileEditor),
+                              ("library", LibraryPane),
                               ("pull dialog", PullDialog)):  # fmt: skip
             for binding in holder.BINDINGS:
                 assert isinstance(binding, Binding)
@@ -291,21 +295,30 @@ class Workbench(KeysInOrder[None]):
         return model
 
     @on(LibraryPane.Chosen)
-    async def _chosen(self, event: LibraryPane.Chosen) -> None:
+    def _chosen(self, event: LibraryPane.Chosen) -> None:
+        self.switch_model(event.model, "chat")
+
+    def action_edit_model(self) -> None:
+        model = self.library_model()
+        if model is not None:
+            self.switch_model(model, "editor")
+
+    @work(exclusive=True, group="switch-model", exit_on_error=False)
+    async def switch_model(self, model: LibraryModel, then: str = "chat") -> None:
+        """Chat with `model` from now on, the same on every path (the library's Enter and
+        `e`, /load): ask first if the editor's buffer has unsaved changes, keep the
+        conversation (as Ollama's /load does), and say in it where the model changed."""
         if not await self._may_replace_buffer():
             return
-        self.set_model(event.model)
-        self.history.clear()
-        self.notify(f"chatting with {event.model.name}")
-        self.action_show("chat")
-
-    async def action_edit_model(self) -> None:
-        model = self.library_model()
-        if model is None or not await self._may_replace_buffer():
-            return
+        self.action_stop()
+        previous = self.model.name if self.model else None
         self.set_model(model)
-        self.history.clear()
-        self.action_show("editor")
+        transcript = self.query_one("#transcript", Transcript)
+        if previous != model.name:
+            if transcript.children:
+                await transcript.mount(ModelSwitch(model.name))
+            self.notify(f"chatting with {model.name}")
+        self.action_show(then)
 
     async def _may_replace_buffer(self) -> bool:
         if not self.query_one("#modelfile", ModelfileEditor).unsaved:
@@ -316,13 +329,13 @@ class Workbench(KeysInOrder[None]):
             return True
         return False
 
-    @work
+    @work(exit_on_error=False)
     async def action_pull(self) -> None:
         reference = await self.push_screen_wait(PullDialog())
         if reference:
             self.query_one(LibraryPane).refresh_models(select=reference)
 
-    @work
+    @work(exit_on_error=False)
     async def action_copy_model(self) -> None:
         model = self.library_model()
         if model is None:
@@ -340,10 +353,14 @@ class Workbench(KeysInOrder[None]):
         self.notify(f"copied {model.name} to {manifest.name}")
         self.query_one(LibraryPane).refresh_models(select=manifest.name)
 
-    @work
+    @work(exit_on_error=False)
     async def action_delete_model(self) -> None:
         model = self.library_model()
         if model is None:
+            return
+        if "starter" in model.sources:
+            self.notify(f"{model.name} is a starter model: it comes with its Python package, "
+                        "and goes when you uninstall that", severity="warning")  # fmt: skip
             return
         what = "Delete" if model.owned else "Hide (its file stays)"
         if not await self.push_screen_wait(Confirm(f"{what} {model.name}?", yes=what)):
@@ -356,7 +373,8 @@ class Workbench(KeysInOrder[None]):
         self.query_one(LibraryPane).refresh_models()
 
     def action_refresh_library(self) -> None:
-        self.query_one(LibraryPane).refresh_models()
+        self.notify("reading the library again…")
+        self.query_one(LibraryPane).refresh_models(say=True)
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -376,10 +394,14 @@ class Workbench(KeysInOrder[None]):
             self.notify("no model is selected", severity="error")
             return
         if self.streaming:
-            self.notify("a reply is still streaming (Esc stops it)", severity="warning")
+            # Sent when the reply ends, in order: the text is not lost.
+            self.queued.append(text)
+            self.notify(f"queued: sent when the reply ends ({len(self.queued)} waiting; "
+                        "Esc stops the reply)")  # fmt: skip
             return
-        await self.query_one("#transcript", Transcript).mount(UserTurn(text))
-        self.history.append(Message("user", text))
+        message = Message("user", text)
+        await self.query_one("#transcript", Transcript).mount(UserTurn(text, message))
+        self.history.append(message)
         await self._answer()
 
     async def _answer(self) -> None:
@@ -430,9 +452,11 @@ class Workbench(KeysInOrder[None]):
         self.query_one("#prompt", PromptInput).cursor_blink = True
         gc.unfreeze()
         if isinstance(final, Done):
-            self.history.append(Message("assistant", final.text))
+            answer = Message("assistant", final.text)
+            self.history.append(answer)
             self.query_one(StatsPane).show_done(final)
             if reply is not None:
+                reply.message = answer
                 await reply.finish(final, final.text)
         elif isinstance(final, Failed):
             self.history.pop()
@@ -440,6 +464,8 @@ class Workbench(KeysInOrder[None]):
             if reply is not None:
                 await reply.finish(None, reply.text or f"*{final.error}*")
         self._show_jump()
+        if self.queued and not self.streaming:
+            await self.ask(self.queued.pop(0))
 
     def _show_jump(self) -> None:
         jump = self.query_one("#jump")
@@ -459,6 +485,10 @@ class Workbench(KeysInOrder[None]):
         if self.streaming:
             assert self.handle is not None
             self.handle.cancel()
+        if self.queued:  # stopped: what waited goes back to the input, not to the model
+            field = self.query_one("#prompt", PromptInput)
+            field.text = "\n\n".join([*self.queued, field.text]).strip()
+            self.queued.clear()
 
     async def _drop_last_turn(self) -> str | None:
         """Take the last prompt and its reply off the transcript; the prompt's text."""
@@ -484,10 +514,61 @@ class Workbench(KeysInOrder[None]):
         prompt = await self._drop_last_turn()
         if prompt is not None:
             field = self.query_one("#prompt", PromptInput)
-            field.text = prompt
-            field.move_cursor(field.document.end)
+            field.take_back(prompt)
             self._current("chat")
             field.focus()
+
+    @on(Transcript.EditFrom)
+    async def _edit_from(self, event: Transcript.EditFrom) -> None:
+        """Branch: the conversation goes back to before this prompt, which goes to the
+        input to be changed and sent again; what followed it goes."""
+        turns = await self._turns_from(event.turn, keep_reply=False)
+        if turns is None:
+            return
+        field = self.query_one("#prompt", PromptInput)
+        field.take_back(event.turn.text)
+        for widget in turns:
+            await widget.remove()
+        field.focus()
+
+    @on(Transcript.Delete)
+    async def _delete_turn(self, event: Transcript.Delete) -> None:
+        """Delete a prompt and its reply from the conversation (and the screen)."""
+        turns = await self._turns_from(event.turn, keep_reply=True)
+        if turns is not None:
+            for widget in turns:
+                await widget.remove()
+            self.notify("deleted the prompt and its reply from the conversation")
+
+    async def _turns_from(self, turn: UserTurn, keep_reply: bool) -> list[Widget] | None:
+        """Take `turn` out of the history: with only its reply (`keep_reply`, a deletion)
+        or with all that followed (an edit). The widgets to remove; None if it cannot be
+        done now."""
+        if self.streaming:
+            self.notify("a reply is still streaming (Esc stops it)", severity="warning")
+            return None
+        at = next((i for i, m in enumerate(self.history) if m is turn.message), None)
+        transcript = self.query_one("#transcript", Transcript)
+        widgets = list(transcript.children)
+        start = widgets.index(turn)
+        if keep_reply:
+            end = start + 1
+            while end < len(widgets) and not isinstance(widgets[end], UserTurn):
+                end += 1  # its reply (and any note after it)
+            if at is not None:
+                answered = self.history[at + 1 : at + 2]
+                del self.history[at : at + 1 + (answered[0].role == "assistant" if answered else 0)]
+            return [w for w in widgets[start:end] if not isinstance(w, ModelSwitch)]
+        if at is not None:
+            del self.history[at:]
+        return widgets[start:]
+
+    @on(Transcript.Typed)
+    def _typed_in_transcript(self, event: Transcript.Typed) -> None:
+        field = self.query_one("#prompt", PromptInput)
+        field.focus()
+        if event.character:
+            field.insert(event.character)
 
     async def action_clear_chat(self) -> None:
         self.action_stop()
@@ -534,9 +615,12 @@ class Workbench(KeysInOrder[None]):
         elif command in ("/help", "/?"):
             self.notify(SLASH_HELP, title="commands", timeout=15)
         elif command == "/load" and len(rest) == 1:
-            if await self._may_replace_buffer() and self.choose(rest[0]):
-                await self.action_clear_chat()
-                self.notify(f"chatting with {self.sub_title}")
+            try:
+                model = find(rest[0])
+            except UnknownModel as error:
+                self.notify(str(error), severity="error")
+                return
+            self.switch_model(model)
         else:
             self.notify(SLASH_HELP, title=f"not a command: {line}", severity="warning")
 
@@ -561,7 +645,7 @@ class Workbench(KeysInOrder[None]):
         if self.action_apply_buffer(quiet=True):
             self.notify(f"{said} (in the Modelfile editor's buffer; Ctrl+S saves it)")
 
-    @work
+    @work(exit_on_error=False)
     async def action_set_system(self) -> None:
         modelfile = self._buffer()
         if modelfile is None:
@@ -570,7 +654,7 @@ class Workbench(KeysInOrder[None]):
         if text is not None:
             self._edit_buffer(lambda m: with_system(m, text), "system prompt set")
 
-    @work
+    @work(exit_on_error=False)
     async def action_set_parameter(self) -> None:
         line = await self.push_screen_wait(
             Ask("Parameter:", placeholder="NAME VALUE, e.g. temperature 0.2")
@@ -599,22 +683,24 @@ class Workbench(KeysInOrder[None]):
             self.notify(str(error), severity="error")
             return False
         self.spec = manifest.spec()
-        self.sub_title = f"{result.from_} (editor's buffer)"
+        # A copy: the chat keeps it until the next F7, whatever the editor shows meanwhile.
+        self.sub_title = f"{result.from_} (the editor's buffer as of F7)"
         if not quiet:
             self.notify("the chat now uses the editor's Modelfile")
         return True
 
-    @work
+    @work(exit_on_error=False)
     async def action_open(self) -> None:
         if not await self._may_replace_buffer():
             return
         answer = await self.push_screen_wait(
-            Ask("Open Modelfile:", placeholder="a path, or a name in modelfiles/",
-                check=lambda text: None if _resolve(text).is_file() else "no such file")
+            Ask("Open Modelfile:", placeholder="a path, or a name in modelfiles/ (Tab completes)",
+                check=lambda text: None if modelfiles.resolve(text).is_file() else "no such file",
+                suggester=modelfiles.PathSuggester(), choices=modelfiles.saved())
         )  # fmt: skip
         if not answer:
             return
-        path = _resolve(answer)
+        path = modelfiles.resolve(answer)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -630,15 +716,16 @@ class Workbench(KeysInOrder[None]):
             return
         self._write(editor.path)
 
-    @work
+    @work(exit_on_error=False)
     async def action_save_as(self) -> None:
         editor = self.query_one("#modelfile", ModelfileEditor)
         answer = await self.push_screen_wait(
             Ask("Save Modelfile as:", str(editor.path or ""),
-                placeholder="a path, or a name (saved in modelfiles/)")
+                placeholder="a path, or a name (saved in modelfiles/; Tab completes)",
+                suggester=modelfiles.PathSuggester(), choices=modelfiles.saved())
         )  # fmt: skip
         if answer:
-            self._write(_resolve(answer))
+            self._write(modelfiles.resolve(answer))
 
     def _write(self, path: Path) -> None:
         try:
@@ -648,7 +735,7 @@ class Workbench(KeysInOrder[None]):
             return
         self.notify(f"saved {path}")
 
-    @work
+    @work(exit_on_error=False)
     async def action_create_model(self) -> None:
         modelfile = self._buffer()
         if modelfile is None:
@@ -676,7 +763,7 @@ class Workbench(KeysInOrder[None]):
     async def action_quit(self) -> None:
         self._quit()
 
-    @work(exclusive=True, group="quit")
+    @work(exclusive=True, group="quit", exit_on_error=False)
     async def _quit(self) -> None:
         editor = self.query_one("#modelfile", ModelfileEditor)
         if editor.unsaved:
@@ -698,15 +785,6 @@ def _name_problem(name: str) -> str | None:
     except InvalidName as error:
         return str(error)
     return None
-
-
-def _resolve(text: str) -> Path:
-    """A path as typed; a bare name is a file in ./modelfiles/ (else the data dir's)."""
-    path = Path(text).expanduser()
-    if path.parent != Path(".") or path.is_file():
-        return path.resolve()
-    folder = Path("modelfiles") if Path("modelfiles").is_dir() else paths.data_dir() / "modelfiles"
-    return (folder / path).resolve()
 
 
 def run_workbench(

@@ -13,10 +13,11 @@ from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.scrollbar import ScrollBar
 from textual.widget import Widget
-from textual.widgets import Label, Markdown, TextArea
+from textual.widgets import Label, Markdown, Static, TextArea
 from textual.widgets.markdown import MarkdownFence
 
 from llmtui.engine import Done
+from llmtui.engine import Message as ChatMessage
 from llmtui.tui.live_tail import LiveTail
 from llmtui.tui.scrollbar import row_scrollbar
 
@@ -38,6 +39,10 @@ class PromptInput(TextArea):
         super().__init__(soft_wrap=True, **kwargs)  # type: ignore[arg-type]
         self.sent: list[str] = []
         self._recall = 0
+        # The unsent text below the history: kept while Up recalls earlier prompts, and
+        # while Ctrl+T puts the last prompt in the field; Down past the last prompt brings
+        # it back.
+        self.draft = ""
 
     def action_send(self) -> None:
         text = self.text.strip()
@@ -51,15 +56,36 @@ class PromptInput(TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def take_back(self, text: str) -> None:
+        """Put `text` (a prompt taken back) in the field; what was typed there is kept as
+        the draft, not lost."""
+        if self.text.strip():
+            self.draft = self.text
+            self.notify("your unsent text is kept: Down on the last line brings it back")
+        self._recall = len(self.sent)
+        self._show(text)
+
+    def _show(self, text: str) -> None:
+        self.text = text
+        self.move_cursor(self.document.end)
+
     async def _on_key(self, event: events.Key) -> None:
         row = self.cursor_location[0]
         if event.key == "up" and row == 0 and self.sent:
+            if self._recall == len(self.sent):
+                self.draft = self.text  # leaving the draft for the history
             self._recall = max(0, self._recall - 1)
-            self.text = self.sent[self._recall]
+            self._show(self.sent[self._recall])
             event.prevent_default()
-        elif event.key == "down" and row == self.document.line_count - 1 and self.sent:
+        elif event.key == "down" and row == self.document.line_count - 1 and (
+            self._recall < len(self.sent) or self.draft
+        ):
             self._recall = min(len(self.sent), self._recall + 1)
-            self.text = self.sent[self._recall] if self._recall < len(self.sent) else ""
+            if self._recall < len(self.sent):
+                self._show(self.sent[self._recall])
+            else:
+                text, self.draft = self.draft, ""
+                self._show(text)
             event.prevent_default()
         else:
             await super()._on_key(event)
@@ -119,6 +145,7 @@ class Reply(Freezable, Vertical):
         self.stats.display = False
         self._fences = 0  # code fences opened in the finished blocks
         self.text = ""
+        self.message: ChatMessage | None = None  # in the history, once the reply is done
 
     def compose(self) -> ComposeResult:
         yield self.markdown
@@ -169,16 +196,29 @@ class UserTurn(Freezable, Markdown):
     UserTurn { background: $boost; padding: 0 1; margin: 0 0 1 0; border-left: thick $accent; }
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, message: ChatMessage | None = None) -> None:
         super().__init__(text)
         self.text = text
+        self.message = message  # its place in the conversation's history
+
+
+class ModelSwitch(Freezable, Static):
+    """Where the conversation went on with another model."""
+
+    DEFAULT_CSS = """
+    ModelSwitch { color: $text-muted; text-align: center; margin: 0 0 1 0; }
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"── now chatting with {model} ──")
+        self.model = model
 
 
 class Transcript(VerticalScroll, can_focus=True):
     """Follows the reply (anchored) until the user scrolls up; End follows it again.
 
-    Focused, it has a cursor on a message or a code block: Up/Down move it, `c` copies what
-    is under it to the clipboard by OSC 52, which reaches the local clipboard over SSH.
+    Focused, it has a cursor on a message or a code block: Up/Down move it, Ctrl+C copies
+    what is under it to the clipboard by OSC 52, which reaches the local clipboard over SSH.
 
     Messages more than a screen above the view are frozen: they keep their height and hide
     what is inside them, and thaw when the view comes within a screen of them. Every layout
@@ -190,17 +230,72 @@ class Transcript(VerticalScroll, can_focus=True):
 
     # `stream` arranges a growing column of children without re-measuring each one, which
     # is what a reply growing a frame at a time needs.
+    # The cursor tints what it is on (a prompt's edge lights up too). An outline did not
+    # show: a reply's and a code block's children cover all of it, so they take the tint (a
+    # tint of a transparent background shows nothing, so it is a background). An edge of
+    # the reply's own would make it render a column at every repaint while it streams.
     DEFAULT_CSS = """
     Transcript { height: 1fr; layout: stream; }
-    Transcript .-cursor { outline-left: thick $secondary; }
-    Transcript:focus .-cursor { outline-left: thick $accent; background: $boost; }
+    Transcript .-cursor, Transcript .-cursor > * { background: $secondary 10%; }
+    Transcript:focus .-cursor, Transcript:focus .-cursor > * { background: $accent 16%; }
+    Transcript:focus UserTurn.-cursor { border-left: thick $foreground; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move(-1)", "Previous", id="transcript.up"),
-        Binding("down,j", "move(1)", "Next", id="transcript.down"),
-        Binding("c,enter", "copy", "Copy", id="transcript.copy"),
+        Binding("up", "move(-1)", "Previous", id="transcript.up"),
+        Binding("down", "move(1)", "Next", id="transcript.down"),
+        Binding("ctrl+c,ctrl+y", "copy", "Copy", id="transcript.copy"),
         Binding("end", "follow", "Follow reply", id="transcript.follow"),
+        Binding("ctrl+e", "edit", "Edit from here", id="transcript.edit"),
+        Binding("delete", "delete", "Delete prompt and reply", id="transcript.delete"),
     ]
+
+    class EditFrom(TextualMessage):
+        """Edit this prompt and go on from it: what followed goes (a branch)."""
+
+        def __init__(self, turn: UserTurn) -> None:
+            super().__init__()
+            self.turn = turn
+
+    class Delete(TextualMessage):
+        """Delete this prompt and its reply from the conversation."""
+
+        def __init__(self, turn: UserTurn) -> None:
+            super().__init__()
+            self.turn = turn
+
+    def _turn(self) -> UserTurn | None:
+        """The prompt the cursor is on, or whose reply (or code block) it is on."""
+        item = self.cursor
+        if item is None:
+            return None
+        holders = (n for n in item.ancestors_with_self if isinstance(n, UserTurn | Reply))
+        message = next(holders, None)
+        if isinstance(message, Reply):
+            siblings = list(self.children)
+            before = siblings[: siblings.index(message)]
+            message = next((w for w in reversed(before) if isinstance(w, UserTurn)), None)
+        return message if isinstance(message, UserTurn) else None
+
+    def action_edit(self) -> None:
+        if (turn := self._turn()) is not None:
+            self.post_message(self.EditFrom(turn))
+
+    def action_delete(self) -> None:
+        if (turn := self._turn()) is not None:
+            self.post_message(self.Delete(turn))
+
+    class Typed(TextualMessage):
+        """A key to type into the input: the user started typing in the transcript."""
+
+        def __init__(self, character: str | None) -> None:
+            super().__init__()
+            self.character = character
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable or event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(event.character if event.is_printable else None))
 
     class FollowChanged(TextualMessage):
         """The view stopped following the reply (scrolled up), or follows it again."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar
 
 from textual import on
@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label
+from textual.suggester import Suggester
+from textual.widgets import Button, DataTable, Input, Label, OptionList
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -58,10 +59,16 @@ class Confirm(ModalScreen[bool]):
 
 
 class Ask(ModalScreen[str | None]):
-    """A line of text: Enter gives it (if `check` finds nothing wrong), Esc gives None."""
+    """A line of text: Enter gives it (if `check` finds nothing wrong), Esc gives None.
+    With a `suggester`, Tab takes its suggestion; with `choices`, a list under the field
+    offers them (Down goes to it, Enter picks one)."""
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="Ask")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+    DEFAULT_CSS = DIALOG_CSS.format(name="Ask") + "Ask OptionList { max-height: 10; }"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("tab", "complete", "Complete", show=False, priority=True),
+        Binding("down", "to_choices", "Choices", show=False),
+    ]
 
     def __init__(
         self,
@@ -69,27 +76,52 @@ class Ask(ModalScreen[str | None]):
         value: str = "",
         placeholder: str = "",
         check: Callable[[str], str | None] | None = None,
+        suggester: Suggester | None = None,
+        choices: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.title_text = title
         self.value = value
         self.placeholder = placeholder
         self.check = check
+        self.suggester = suggester
+        self.choices = list(choices)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="title")
-            yield Input(self.value, placeholder=self.placeholder)
+            yield Input(self.value, placeholder=self.placeholder, suggester=self.suggester)
+            if self.choices:
+                yield OptionList(*self.choices)
             yield Label("", classes="error")
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
+    def _answer(self, value: str) -> None:
+        value = value.strip()
         problem = self.check(value) if self.check else None
         if problem:
             self.query_one(".error", Label).update(problem)
             return
         self.dismiss(value or None)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self._answer(event.value)
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self._answer(str(event.option.prompt))
+
+    def action_complete(self) -> None:
+        field = self.query_one(Input)
+        before = field.value
+        if self.focused is field and field.cursor_at_end:
+            field.action_cursor_right()  # at the end, Input takes its suggestion
+        if field.value == before:
+            self.focus_next()
+
+    def action_to_choices(self) -> None:
+        if self.choices and isinstance(self.focused, Input):
+            self.query_one(OptionList).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -100,11 +132,18 @@ class KeyHelp(ModalScreen[None]):
 
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="KeyHelp")
-        + "KeyHelp > Vertical { width: 96; } KeyHelp DataTable { height: auto; max-height: 30; }"
+        + "KeyHelp > Vertical { width: 96; } KeyHelp DataTable { height: auto; }"
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,f1,q", "dismiss", "Close", show=False)
+        Binding("escape,question_mark,f1,q", "dismiss", "Close", show=False),
+        # DataTable's own End and Home scroll sideways.
+        Binding("end", "row(-1)", "Last key", show=False, priority=True),
+        Binding("home", "row(0)", "First key", show=False, priority=True),
     ]
+
+    def action_row(self, row: int) -> None:
+        table = self.query_one(DataTable)
+        table.move_cursor(row=row % max(1, table.row_count))
 
     def __init__(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         super().__init__()
@@ -112,10 +151,17 @@ class KeyHelp(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Keys — remap any in settings.toml: [keymap] \"id\" = \"key\"",
+            yield Label("Keys — remap any in settings.toml: \\[keymap] \"id\" = \"key\"",
                         classes="title")  # fmt: skip
             table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_columns("where", "key", "id", "what it does")
             table.add_rows(self.rows)
             yield table
             yield Label("Ctrl+P: every action by name · Esc closes", classes="hint")
+
+    def on_resize(self) -> None:
+        # The table scrolls only if it is shorter than its rows: an `auto` height taller than
+        # the dialog's (90% of the screen) was cut off at 80x24, with no way to scroll. The
+        # dialog's border, title (and its margin) and hint take 5 rows.
+        rows = max(3, min(30, self.size.height * 9 // 10 - 5))
+        self.query_one(DataTable).styles.max_height = rows

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pygments.token import Comment, Keyword, Name, Number, Punctuation, String, Token, _TokenType
 from rich.style import Style
+from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.widgets import TextArea
 
@@ -44,6 +46,10 @@ class ModelfileEditor(TextArea):
     DEFAULT_CSS = """
     ModelfileEditor { height: 1fr; }
     """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+end", "document_end", "End of file", id="editor.end", show=False),
+        Binding("ctrl+home", "document_start", "Start of file", id="editor.start", show=False),
+    ]
     # A class attribute: TextArea builds the highlight map before __init__ returns.
     _lexer = ModelfileLexer()
     result: Modelfile | ModelfileError | None = None
@@ -53,6 +59,12 @@ class ModelfileEditor(TextArea):
         self.path: Path | None = None  # the file the buffer was opened from or saved to
         self.saved_text = text  # what is on disk (or in the model): unsaved if different
         self._checked: str | None = None  # the text `result` is for
+
+    def action_document_end(self) -> None:
+        self.move_cursor(self.document.end)
+
+    def action_document_start(self) -> None:
+        self.move_cursor((0, 0))
 
     @property
     def unsaved(self) -> bool:

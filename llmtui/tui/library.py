@@ -40,12 +40,14 @@ class LibraryPane(Vertical):
 
     class Loaded(Message):
         def __init__(
-            self, models: list[LibraryModel], problems: list[str], select: str | None
-        ) -> None:
+            self, models: list[LibraryModel], problems: list[str], select: str | None,
+            say: bool,
+        ) -> None:  # fmt: skip
             super().__init__()
             self.models = models
             self.problems = problems
             self.select = select
+            self.say = say
 
     def __init__(self, num_ctx: int, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -68,17 +70,20 @@ class LibraryPane(Vertical):
 
     @work(thread=True, exclusive=True, group="library", exit_on_error=False,
           description="reading the model library")  # fmt: skip
-    def refresh_models(self, select: str | None = None) -> None:
-        """Read the library again; then highlight `select` (a name or reference) if given."""
+    def refresh_models(self, select: str | None = None, say: bool = False) -> None:
+        """Read the library again; then highlight `select` (a name or reference) if given,
+        and if `say`, tell how many models were found."""
         problems: list[str] = []
         models = list_models(problems)
-        self.post_message(self.Loaded(models, problems, select))
+        self.post_message(self.Loaded(models, problems, select, say))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
         self.models = event.models
         for problem in event.problems:
             self.notify(problem, severity="warning")
+        if event.say:
+            self.notify(f"library read again: {len(event.models)} models")
         field = self.query_one("#filter", Input)
         wanted = (event.select or "").lower().removeprefix("hf.co/")
         if wanted and wanted not in field.value.lower() and field.value.lower() not in wanted:
@@ -132,7 +137,11 @@ class LibraryPane(Vertical):
 
     @on(Input.Submitted, "#filter")
     def _to_table(self) -> None:
+        """Enter in the filter opens the model it leaves highlighted (one Enter, not two)."""
         self.query_one(DataTable).focus()
+        model = self.highlighted()
+        if model is not None:
+            self.post_message(self.Chosen(model))
 
     @on(DataTable.RowHighlighted)
     def _details(self, event: DataTable.RowHighlighted) -> None:

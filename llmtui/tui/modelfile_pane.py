@@ -81,7 +81,12 @@ class ModelfilePane(Pane):
     def _show_name(self) -> None:
         editor = self.editor
         name = str(editor.path) if editor.path else self.origin
-        self.border_subtitle = f"{name}{' ●' if editor.unsaved else ''}"
+        mark = " ●" if editor.unsaved else ""
+        # The border's corners and the title's padding take ~6 cells.
+        self.border_subtitle = shorten_path(name, self.size.width - 6 - len(mark)) + mark
+
+    def on_resize(self) -> None:
+        self._show_name()
 
     def keep_draft(self) -> None:
         """Write the draft now if the buffer is unsaved; drop it if not."""
@@ -112,3 +117,14 @@ class ModelfilePane(Pane):
         self.editor.saved_text = self.editor.text
         drafts.discard()
         self._show_result()
+
+
+def shorten_path(path: str, width: int) -> str:
+    """`path` in `width` cells: what goes is the start of its folder, never its file name
+    (Textual cuts a long border title at its end, the name with it)."""
+    if len(path) <= width:
+        return path
+    folder, slash, name = path.rpartition("/")
+    if not slash or len(name) + 2 > width:
+        return "…" + path[-(width - 1) :] if width > 1 else path[-1:]
+    return "…" + (folder + slash)[-(width - 1 - len(name)) :] + name

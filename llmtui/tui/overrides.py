@@ -4,7 +4,13 @@ and why. Textual is pinned to the versions these were tested with (pyproject.tom
 Each change is Textual-internal, so each is pinned by a test (tests/test_screen.py,
 tests/test_keys.py) that fails with Textual's own code.
 
-- Keys in order (`KeysInOrder`, the app): Textual runs a priority binding as its key
+- Errors (`AppOverrides`): an exception in one of the app's handlers ended the app, with
+  exit code 0 (a model switch that asked a question from outside a worker closed the
+  workbench and lost the chat). The app's handlers, and its workers, now log the traceback
+  to llmtui.log and show the error, and the app keeps running; an error anywhere else still
+  ends it as Textual does (that widget no longer handles messages), logged the same way,
+  and `llmtui` exits with 1.
+- Keys in order (`AppOverrides`, the app): Textual runs a priority binding as its key
   reaches the app, while the keys before it still wait in the focused widget's queue, and
   it runs every other binding when the key has bubbled back up to the app, while the widget
   already handles the next key. A prompt typed in one burst (tmux `send-keys`, a paste
@@ -50,6 +56,9 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from llmtui import errorlog, paths
 
 
 class RowCompositor(Compositor):
@@ -207,8 +216,9 @@ class KeyHandled(Message):
         self.serial = serial
 
 
-class KeysInOrder(App[ReturnType]):
-    """An app that hands each key (or paste) on only once the one before it was handled."""
+class AppOverrides(App[ReturnType]):
+    """An app that hands each key (or paste) on only once the one before it was handled,
+    and that outlives an error in its own handlers."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -218,6 +228,35 @@ class KeysInOrder(App[ReturnType]):
         self._key_sent_at = 0.0
         self._key_serial = 0  # a marker that comes back after its key timed out is not the last
         self._key_check: Timer | None = None
+
+    # -- errors ------------------------------------------------------------------------
+
+    async def _dispatch_message(self, message: Message) -> None:
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:  # Textual would end its message loop, and the app
+            self.report_error(error)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Workers declared with exit_on_error=False: their failure is reported here.
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.error)
+
+    def report_error(self, error: BaseException) -> None:
+        """Log `error` with its traceback and show it; the app goes on."""
+        errorlog.install().error("unexpected error in the workbench", exc_info=error)
+        self.notify(
+            f"{type(error).__name__}: {error} (the traceback is in {paths.error_log_path()})",
+            title="unexpected error",
+            severity="error",
+            timeout=20,
+        )
+
+    def _handle_exception(self, error: Exception) -> None:
+        errorlog.install().error("the workbench ended on an error", exc_info=error)
+        super()._handle_exception(error)
+
+    # -- keys --------------------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
