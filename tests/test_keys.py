@@ -10,7 +10,7 @@ here fails with Textual's own key handling (checked by making `Workbench` a plai
 from __future__ import annotations
 
 import pytest
-from workbench import app_for, burst, wait_for
+from workbench import app_for, burst, sent_before, wait_for
 
 from llmtui.engine import Engine
 from llmtui.tui.chat import PromptInput
@@ -59,9 +59,7 @@ async def test_editing_keys_in_a_burst_apply_in_order(
 async def test_history_recall_in_a_burst_sends_the_recalled_prompt(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        prompt = app.query_one(PromptInput)
-        prompt.sent.extend(["Say one.", "Say two."])
-        prompt._recall = 2
+        sent_before(app.query_one(PromptInput), "Say one.", "Say two.")
         burst(app, "up", "up", "enter")
         await wait_for(lambda: app.handle is not None and app.handle.result is not None)
         await pilot.pause()

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList
 from textual.widgets._markdown import MarkdownParagraph
-from workbench import app_for, ask, burst, notes, say, wait_for
+from workbench import app_for, ask, burst, notes, say, sent_before, wait_for
 
 from llmtui import paths
 from llmtui.engine import Engine
@@ -173,8 +174,7 @@ async def test_history_recall_returns_to_the_draft(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         field = app.query_one(PromptInput)
-        field.sent.extend(["first", "second"])
-        field._recall = 2
+        sent_before(field, "first", "second")
         await pilot.press(*"my draft")
         await pilot.press("up", "up")
         assert field.text == "first"
@@ -360,13 +360,17 @@ async def test_open_offers_the_saved_modelfiles_and_tab_completes_paths(
         await wait_for(lambda: editor.path == modelfiles.resolve(saved[0]), 5)
 
 
+async def two_turns_then_the_transcript(pilot: Pilot[None], app: Workbench) -> Transcript:
+    await ask(pilot, app, "Name a fruit.")
+    await ask(pilot, app, "Name a colour.")
+    await pilot.press("f3")
+    return app.query_one(Transcript)
+
+
 async def test_edit_an_earlier_prompt_and_branch_from_it(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, app, "Name a fruit.")
-        await ask(pilot, app, "Name a colour.")
-        await pilot.press("f3")
-        transcript = app.query_one(Transcript)
+        transcript = await two_turns_then_the_transcript(pilot, app)
         while transcript.cursor is not transcript.items()[0]:
             await pilot.press("up")
         await pilot.press("ctrl+e")
@@ -383,10 +387,7 @@ async def test_edit_an_earlier_prompt_and_branch_from_it(engine: Engine) -> None
 async def test_delete_a_prompt_and_its_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, app, "Name a fruit.")
-        await ask(pilot, app, "Name a colour.")
-        await pilot.press("f3")
-        transcript = app.query_one(Transcript)
+        transcript = await two_turns_then_the_transcript(pilot, app)
         while not isinstance(transcript.cursor, Reply) or transcript.cursor is transcript.items()[-1]:
             await pilot.press("up")  # onto the first reply: its prompt goes with it
         await pilot.press("delete")

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from llmtui.engine import Engine
 from llmtui.settings import Settings
 from llmtui.tui.app import Workbench
+from llmtui.tui.chat import PromptInput
 
 
 async def wait_for(condition: Callable[[], object], timeout: float = 60) -> None:
@@ -64,3 +65,9 @@ def burst(app: Workbench, *keys: str) -> None:
         event = events.Key(key, char)
         event.set_sender(app)
         driver.send_message(event)
+
+
+def sent_before(field: PromptInput, *prompts: str) -> None:
+    """As if `prompts` had been sent from `field` earlier: Up recalls them."""
+    field.sent.extend(prompts)
+    field._recall = len(field.sent)
