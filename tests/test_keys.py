@@ -9,10 +9,15 @@ here fails with Textual's own key handling (checked by making `Workbench` a plai
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from textual import events
+from textual.app import App
 from workbench import app_for, burst, sent_before, wait_for
 
 from llmtui.engine import Engine
+from llmtui.tui import overrides
 from llmtui.tui.chat import PromptInput
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.overrides import KEY_TIMEOUT
@@ -90,3 +95,29 @@ async def test_a_key_whose_widget_goes_away_holds_up_the_next_keys_briefly(
         await pilot.pause()
         burst(app, "escape", *"hi")
         await wait_for(lambda: app.query_one(PromptInput).text == "hi", KEY_TIMEOUT * 4)
+
+
+async def test_keys_stay_in_order_when_their_markers_are_late(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a key's marker can come back after KEY_TIMEOUT, and the next key is handed
+    on without it. That check ran in a timer's own task, beside the app's loop, while the
+    loop was inside Textual's handling of a key: the next key overtook it ("Hello" typed in
+    tmux while a model loaded came out "Hlelo"). Here every marker is late, and Textual's
+    handling of a key takes a while (an "e" longer than the others)."""
+    monkeypatch.setattr(overrides, "KEY_TIMEOUT", 0.0)
+    handle = App.on_event
+
+    async def slow(self: App[None], event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await asyncio.sleep(0.15 if event.key == "e" else 0.01)
+        await handle(self, event)
+
+    monkeypatch.setattr(App, "on_event", slow)
+    app = app_for(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        burst(app, *"Hello there, zebrafinch")
+        field = app.query_one(PromptInput)
+        await wait_for(lambda: len(field.text) == len("Hello there, zebrafinch"), 10)
+        await pilot.pause()
+        assert field.text == "Hello there, zebrafinch"

@@ -684,7 +684,7 @@ class Workbench(AppOverrides[None]):
             return False
         self.spec = manifest.spec()
         # A copy: the chat keeps it until the next F7, whatever the editor shows meanwhile.
-        self.sub_title = f"{result.from_} (the editor's buffer as of F7)"
+        self.sub_title = f"{result.from_} (a copy of the editor's buffer)"
         if not quiet:
             self.notify("the chat now uses the editor's Modelfile")
         return True

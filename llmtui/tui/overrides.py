@@ -216,6 +216,10 @@ class KeyHandled(Message):
         self.serial = serial
 
 
+class KeyCheck(Message):
+    """Time to see whether the key on its way was lost (see KEY_TIMEOUT)."""
+
+
 class AppOverrides(App[ReturnType]):
     """An app that hands each key (or paste) on only once the one before it was handled,
     and that outlives an error in its own handlers."""
@@ -228,6 +232,7 @@ class AppOverrides(App[ReturnType]):
         self._key_sent_at = 0.0
         self._key_serial = 0  # a marker that comes back after its key timed out is not the last
         self._key_check: Timer | None = None
+        self._sending = False
 
     # -- errors ------------------------------------------------------------------------
 
@@ -266,18 +271,31 @@ class AppOverrides(App[ReturnType]):
         await super().on_event(event)
 
     async def _send_keys(self) -> None:
-        while self._keys_waiting and self._key_target is None:
-            event = self._keys_waiting.popleft()
-            # Textual's own handling: priority bindings, else the key goes to the focused
-            # widget's queue (marked as forwarded); nothing happens after that.
-            await super().on_event(event)
-            if event.is_forwarded:
-                self._key_target = self.focused or self.screen
-                self._key_sent_at = time.monotonic()
-                self._key_serial += 1
-                self._key_target.post_message(KeyHandled(self._key_serial))
+        # Never two at once: the loop awaits Textual's handling of each key, and a second
+        # caller meanwhile would hand the next key on first (keys swapped: "Hello" typed
+        # under load came out "Hlelo").
+        if self._sending:
+            return
+        self._sending = True
+        try:
+            while self._keys_waiting and self._key_target is None:
+                event = self._keys_waiting.popleft()
+                # Textual's own handling: priority bindings, else the key goes to the focused
+                # widget's queue (marked as forwarded); nothing happens after that.
+                await super().on_event(event)
+                if event.is_forwarded:
+                    self._key_target = self.focused or self.screen
+                    self._key_sent_at = time.monotonic()
+                    self._key_serial += 1
+                    self._key_target.post_message(KeyHandled(self._key_serial))
+        finally:
+            self._sending = False
         if self._keys_waiting and self._key_check is None:
-            self._key_check = self.set_interval(KEY_CHECK, self._check_key)
+            # The timer posts a message: a timer's callback runs in the timer's own task,
+            # beside the app's message loop, which is where keys must be handed on.
+            self._key_check = self.set_interval(
+                KEY_CHECK, lambda: self.post_message(KeyCheck())
+            )
         elif not self._keys_waiting and self._key_check is not None:
             self._key_check.stop()
             self._key_check = None
@@ -288,7 +306,8 @@ class AppOverrides(App[ReturnType]):
             self._key_target = None
             await self._send_keys()
 
-    async def _check_key(self) -> None:
+    async def on_key_check(self, message: KeyCheck) -> None:
+        message.stop()
         target = self._key_target
         if target is None or not target.is_attached or (
             time.monotonic() - self._key_sent_at >= KEY_TIMEOUT
