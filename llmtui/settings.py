@@ -6,6 +6,7 @@ never overwrites it on its own.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from llmtui import paths
 from llmtui.engine.errors import OptionError
-from llmtui.engine.options import coerce
+from llmtui.engine.options import DEFAULTS, Options, coerce, environment_options
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class Settings:
     frame_ms: int = 0
     """Milliseconds between repaints of a streaming reply (20-1000); 0 picks 60, or 100 on a
     machine of two cores that the model's threads fill."""
+
+
+    def options(self) -> Options:
+        """The options every chat starts from: Ollama's defaults, its environment variables
+        (OLLAMA_KV_CACHE_TYPE...), then `parameters`, as the engine does."""
+        return DEFAULTS.merged(environment_options(os.environ)).merged(self.parameters)
 
 
 def settings_path() -> Path:

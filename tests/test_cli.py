@@ -135,3 +135,30 @@ def test_run_applies_the_settings_parameters(home: Path) -> None:
         path.unlink()
     assert result.returncode == 0, result.stderr
     assert re.search(r"eval count:\s+3 token\(s\)", result.stderr), result.stderr
+
+
+def test_fit_follows_the_kv_cache_type(home: Path) -> None:
+    """A q4_0 KV cache takes 18/64 of f16's memory: the listing's estimate follows the
+    type in force (the settings' [parameters], or OLLAMA_KV_CACHE_TYPE)."""
+    import json
+
+    def estimate(*settings: str, env: dict[str, str] | None = None) -> int:
+        path = home / "config" / "settings.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("num_ctx = 32768\n" + "".join(settings))
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "llmtui", "list", "--json"], capture_output=True,
+                text=True, timeout=120, env={**os.environ, "LLMTUI_HOME": str(home), **(env or {})},
+            )  # fmt: skip
+        finally:
+            path.unlink()
+        assert result.returncode == 0, result.stderr
+        rows = {row["name"]: row for row in json.loads(result.stdout)}
+        return int(rows["smollm2:135m"]["memory_estimate"])
+
+    f16 = estimate()
+    q4 = estimate('[parameters]\nkv_cache_type = "q4_0"\n')
+    assert q4 == estimate(env={"OLLAMA_KV_CACHE_TYPE": "q4_0"})
+    kv_f16 = 30 * 3 * 128 * 2 * 32768
+    assert f16 - q4 == kv_f16 - kv_f16 * 18 // 64

@@ -22,6 +22,7 @@ from llmtui.engine import (
     Message,
     ModelSpec,
     Notice,
+    OptionError,
 )
 from llmtui.engine.native import SharedThread, openmp_build
 
@@ -279,3 +280,49 @@ def test_text_held_back_for_a_stop_string_is_kept_at_the_end(
         smollm2, HAIKU, {**GREEDY, "num_predict": 200, "stop": [full.text[-1] + "\x00never"]}
     ).wait()
     assert done.text == full.text
+
+
+def test_flash_attention_and_the_kv_cache_types(smollm2: ModelSpec) -> None:
+    """Flash attention is on by default; a quantised KV cache takes the memory its type
+    says (llama.cpp's own figure, from its log), and the model still answers sensibly."""
+    engine = Engine()
+    try:
+        sizes = {}
+        for kind in ("f16", "q8_0", "q4_0"):
+            events, done = collect(
+                engine.chat(smollm2, HAIKU, {**GREEDY, "kv_cache_type": kind}).events()
+            )
+            stats = [e for e in events if isinstance(e, LiveStats)][-1]
+            assert stats.flash_attention and stats.kv_cache_type == kind
+            assert stats.attention() == f"flash attention on · KV cache {kind}"
+            sizes[kind] = stats.kv_cache_size
+            assert done.eval_count > 0 and sum(c.isalpha() for c in done.text) > 20
+        assert sizes["q8_0"] / sizes["f16"] == pytest.approx(34 / 64, rel=0.02)
+        assert sizes["q4_0"] / sizes["f16"] == pytest.approx(18 / 64, rel=0.02)
+        # Without flash attention a quantised cache cannot be: f16, and it says so.
+        events, _ = collect(
+            engine.chat(
+                smollm2, HAIKU, {**GREEDY, "kv_cache_type": "q8_0", "flash_attention": False}
+            ).events()
+        )
+        notes = [e.message for e in events if isinstance(e, Notice)]
+        assert any("needs flash attention, which is off: f16 used" in n for n in notes)
+        stats = [e for e in events if isinstance(e, LiveStats)][-1]
+        assert not stats.flash_attention and stats.kv_cache_type == "f16"
+    finally:
+        engine.close()
+
+
+def test_ollamas_environment_variables_set_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OLLAMA_KV_CACHE_TYPE", "q4_0")
+    monkeypatch.setenv("OLLAMA_FLASH_ATTENTION", "0")
+    engine = Engine()
+    try:
+        assert engine.defaults.kv_cache_type == "q4_0" and not engine.defaults.flash_attention
+    finally:
+        engine.close()
+    monkeypatch.setenv("LLMTUI_KV_CACHE_TYPE", "q9")
+    with pytest.raises(OptionError, match="LLMTUI_KV_CACHE_TYPE=q9: option kv_cache_type must"):
+        Engine()

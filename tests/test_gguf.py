@@ -7,7 +7,7 @@ import pytest
 
 from llmtui.engine import ModelFileError, ModelSpec
 from llmtui.engine.gguf import read_header
-from llmtui.engine.memory import estimate, kv_cache_bytes
+from llmtui.engine.memory import estimate
 
 
 def test_smollm2_header(smollm2: ModelSpec) -> None:
@@ -34,7 +34,11 @@ def test_kv_cache_estimate_matches_llama_cpp(smollm2: ModelSpec) -> None:
     # llama.cpp logs 'llama_kv_cache: size = 90.00 MiB' for this model at n_ctx 4096:
     # 30 layers x 3 KV heads x (64 + 64) dims x 2 bytes x 4096 tokens.
     header = read_header(smollm2.path)
-    assert kv_cache_bytes(header, 4096) == 30 * 3 * 128 * 2 * 4096
+    f16 = 30 * 3 * 128 * 2 * 4096
+    assert estimate(header, 4096).kv_cache == f16
+    # q8_0 keeps 32 values in 34 bytes, q4_0 in 18 (llama.cpp: 47.81 and 25.31 MiB).
+    assert estimate(header, 4096, kv_cache_type="q8_0").kv_cache == f16 * 34 // 64
+    assert estimate(header, 4096, kv_cache_type="q4_0").kv_cache == f16 * 18 // 64
     total = estimate(header, 4096)
     assert total.total > total.weights + total.kv_cache
 

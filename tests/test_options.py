@@ -63,8 +63,9 @@ def test_strings_are_parsed_to_the_options_type() -> None:
 def test_load_options_change_the_load_key_and_others_do_not() -> None:
     base = Options()
     assert base.merged({"temperature": 0.1}).load_key() == base.load_key()
+    other = {"use_mmap": False, "flash_attention": False, "kv_cache_type": "q8_0"}
     for name in LOAD_OPTIONS:
-        value = not getattr(base, name) if name == "use_mmap" else getattr(base, name) + 1
+        value = other[name] if name in other else getattr(base, name) + 1
         assert base.merged({name: value}).load_key() != base.load_key(), name
 
 
@@ -73,6 +74,8 @@ def test_load_options_change_the_load_key_and_others_do_not() -> None:
     [
         ("temprature", 0.5, "unknown option 'temprature' (did you mean temperature?)"),
         ("num_ctx", "lots", "option num_ctx must be an integer, not 'lots'"),
+        ("kv_cache_type", "q5_1", "option kv_cache_type must be one of f16, q8_0, q4_0, not 'q5_1'"),
+        ("flash_attention", "sometimes", "option flash_attention must be true or false, not 'sometimes'"),
         ("num_ctx", 1.5, "option num_ctx must be an integer, not 1.5"),
         ("top_p", 2, "option top_p must be between 0 and 1, not 2"),
         ("use_mmap", "maybe", "option use_mmap must be true or false, not 'maybe'"),

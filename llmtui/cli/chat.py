@@ -124,6 +124,8 @@ class ChatSession:
         if self.verbose:
             self.err.write(fmt.timings(done) + "\n")
             self.err.write(f"backend:              {self.offload()}\n")
+            if self.stats is not None:
+                self.err.write(f"attention:            {self.stats.attention()}\n")
         self.err.flush()
 
     # -- slash commands -----------------------------------------------------------------
@@ -210,6 +212,8 @@ class ChatSession:
             info = self.model.info
             facts = fmt.model_rows(info) if info and not info.error else []
             rows = [("model", self.model.name), *facts, ("backend", self.offload())]
+            if self.stats is not None:
+                rows.append(("attention", self.stats.attention()))
             if self.stats is not None and self.stats.shared_thread:
                 rows.append(("threads", self.stats.SHARED_THREAD_NOTE))
             self.out.write("\n".join(f"  {k:<18}{v}" for k, v in rows) + "\n")

@@ -20,11 +20,12 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
     problems: list[str] = []
     models = list_models(problems, include_hidden=include_hidden)
     user, _ = settings.load()
+    kv_type = user.options().kv_cache_type  # what fit is judged at, as the engine loads
     available = system.available_memory()
     if as_json:
         rows: list[dict[str, Any]] = []
         for m in models:
-            estimate = m.estimate(user.num_ctx)
+            estimate = m.estimate(user.num_ctx, kv_type)
             rows.append({
                 "name": m.name, "id": m.id, "size": m.size, "modified": m.modified,
                 "sources": list(m.sources), "path": str(m.path) if m.path else None,
@@ -36,7 +37,7 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
                 "vision": m.info.has_vision if m.info else None,
                 "memory_estimate": estimate.total if estimate else None,
                 "num_ctx": user.num_ctx,
-                "fit": m.fit(user.num_ctx, available),
+                "fit": m.fit(user.num_ctx, available, kv_type),
                 "hidden": m.hidden, "error": m.broken,
             })  # fmt: skip
         print(json.dumps(rows, indent=2))
@@ -49,7 +50,7 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
                 m.source + (" (hidden)" if m.hidden else ""),
                 fmt.count(m.info.parameters) if m.info and not m.broken else "-",
                 m.info.quantization if m.info and not m.broken else "-",
-                m.fit(user.num_ctx, available),
+                m.fit(user.num_ctx, available, kv_type),
                 fmt.ago(m.modified),
             )
             for m in models

@@ -91,15 +91,16 @@ def _summary(model: LibraryModel, modelfile: Modelfile) -> None:
     print("\n".join(f"    {k:<20}{v}" for k, v in fmt.model_rows(info)))
     user, _ = settings.load()
     available = system.available_memory()
-    estimate = info.estimate(user.num_ctx)
+    kv_type = user.options().kv_cache_type
+    estimate = info.estimate(user.num_ctx, kv_cache_type=kv_type)
     print("\n  Memory")
     for label, value in (
         (f"at num_ctx {user.num_ctx}", fmt.human_size(estimate.total)),
         ("  weights", fmt.human_size(estimate.weights)),
-        ("  KV cache", fmt.human_size(estimate.kv_cache)),
+        (f"  KV cache ({kv_type})", fmt.human_size(estimate.kv_cache)),
         ("  compute", fmt.human_size(estimate.compute)),
         ("available", fmt.human_size(available)),
-        ("fit", model.fit(user.num_ctx, available)),
+        ("fit", model.fit(user.num_ctx, available, kv_type)),
     ):
         print(f"    {label:<20}{value}")
     print(f"\n  Source\n    {model.source}: {model.path}")

@@ -5,6 +5,7 @@ The CLI, the HTTP server and the TUI all go through `Engine`; none of them touch
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -20,7 +21,7 @@ from llmtui.engine import system
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
 from llmtui.engine.native import SharedThread, openmp_build, run_inline
-from llmtui.engine.options import DEFAULTS, Options
+from llmtui.engine.options import DEFAULTS, Options, environment_options
 from llmtui.engine.prompt import Message
 from llmtui.engine.request import Job, RequestHandle
 from llmtui.engine.spec import ModelSpec
@@ -74,7 +75,11 @@ class Engine:
         # on a file no check could refuse then costs the child, not this process.
         self.probe_loads = probe_loads
         self.available_memory = available_memory or system.available_memory
-        self.defaults: Options = DEFAULTS.merged(default_options)
+        # Ollama's defaults, then its environment variables (OLLAMA_KV_CACHE_TYPE...), then
+        # the settings' [parameters]; a Modelfile's and a request's come over these.
+        self.defaults: Options = DEFAULTS.merged(environment_options(os.environ)).merged(
+            default_options
+        )
         self.backend = detect_backend()
         # Where llama.cpp's work runs (see native.py): the caller's thread (each model's),
         # or one thread shared by all models, by default on an OpenMP build.

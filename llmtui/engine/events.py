@@ -37,6 +37,8 @@ class LiveStats:
     kv_cache_size: int
     backend: str
     shared_thread: bool  # (an OpenMP build) loaded models take turns on one thread
+    flash_attention: bool
+    kv_cache_type: str
     gpu_layers: int
     layers: int
     load_duration: int
@@ -49,6 +51,13 @@ class LiveStats:
         if self.backend != "CPU":
             where += f", {self.gpu_layers}/{self.layers} layers offloaded"
         return where
+
+    def attention(self) -> str:
+        """e.g. 'flash attention on · KV cache q8_0'."""
+        return (
+            f"flash attention {'on' if self.flash_attention else 'off'} · "
+            f"KV cache {self.kv_cache_type}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

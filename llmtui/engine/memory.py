@@ -48,29 +48,31 @@ def kv_bytes_per_token(header: GGUFHeader, bytes_per_value: int = 2) -> int:
     return sum(n * (key_length + value_length) for n in heads_kv) * bytes_per_value
 
 
-def kv_cache_bytes(header: GGUFHeader, num_ctx: int) -> int:
-    return kv_bytes_per_token(header) * num_ctx
+# Bytes of a KV cache type per f16 byte: q8_0 keeps 32 values in 34 bytes, q4_0 in 18.
+KV_SCALE = {"f16": 1.0, "q8_0": 34 / 64, "q4_0": 18 / 64}
 
 
 def estimate_parts(
     weights: int, kv_per_token: int, vocab_size: int, embedding_length: int,
-    num_ctx: int, num_batch: int = 512,
+    num_ctx: int, num_batch: int = 512, kv_cache_type: str = "f16",
 ) -> MemoryEstimate:  # fmt: skip
     """Weights + KV cache + the rest (runtime, vocabulary, activations of one batch)."""
     batch = min(num_batch, num_ctx)
     return MemoryEstimate(
         weights=weights,
-        kv_cache=kv_per_token * num_ctx,
+        kv_cache=int(kv_per_token * num_ctx * KV_SCALE[kv_cache_type]),
         compute=vocab_size * _PER_VOCAB_TOKEN + embedding_length * batch * 32 + _OVERHEAD,
     )
 
 
-def estimate(header: GGUFHeader, num_ctx: int, num_batch: int = 512) -> MemoryEstimate:
+def estimate(
+    header: GGUFHeader, num_ctx: int, num_batch: int = 512, kv_cache_type: str = "f16"
+) -> MemoryEstimate:
     """What running `header`'s model at `num_ctx` needs; the engine refuses a model on it,
     and the library's fit column is judged by it."""
     return estimate_parts(
         header.data_size, kv_bytes_per_token(header), header.vocab_size,
-        header.embedding_length, num_ctx, num_batch,
+        header.embedding_length, num_ctx, num_batch, kv_cache_type,
     )  # fmt: skip
 
 

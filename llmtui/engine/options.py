@@ -35,6 +35,14 @@ class Options:
         metadata=_doc("CPU threads for generation; 0 picks the fastest for this machine."),
     )
     use_mmap: bool = field(default=True, metadata=_doc("Map the model file instead of reading it."))
+    flash_attention: bool = field(
+        default=True,
+        metadata=_doc("Flash attention (faster, needed by a quantised KV cache); off as fallback."),
+    )
+    kv_cache_type: str = field(
+        default="f16",
+        metadata=_doc("KV cache type: f16, q8_0 (half the memory) or q4_0 (a quarter)."),
+    )
     seed: int = field(default=-1, metadata=_doc("Random seed; -1 draws a new one each request."))
     num_predict: int = field(
         default=-1, metadata=_doc("Most tokens to generate; -1 no limit, -2 fill the context.")
@@ -79,11 +87,20 @@ class Options:
         }
 
 
-LOAD_OPTIONS = ("num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap")
+LOAD_OPTIONS = (
+    "num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap",
+    "flash_attention", "kv_cache_type",
+)  # fmt: skip
 OPTION_TYPES: dict[str, type] = {
-    f.name: (tuple if f.name == "stop" else {"int": int, "float": float, "bool": bool}[str(f.type)])
+    f.name: (
+        tuple
+        if f.name == "stop"
+        else {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+    )
     for f in dataclasses.fields(Options)
 }
+# Options that take one of a few words.
+CHOICES: dict[str, tuple[str, ...]] = {"kv_cache_type": ("f16", "q8_0", "q4_0")}
 OPTION_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in dataclasses.fields(Options)}
 DEFAULTS = Options()
 
@@ -117,6 +134,13 @@ def coerce(name: str, value: Any) -> Any:
     kind = OPTION_TYPES.get(name)
     if kind is None:
         raise OptionError(f"unknown option {name!r}{suggest(name)}")
+    if kind is str:
+        text = str(value).strip().lower()
+        if text not in CHOICES[name]:
+            raise OptionError(
+                f"option {name} must be one of {', '.join(CHOICES[name])}, not {value!r}"
+            )
+        return text
     try:
         if kind is tuple:
             items = [value] if isinstance(value, str) else list(value)
@@ -190,3 +214,26 @@ def _keep_alive_in_range(seconds: float, given: object) -> float:
             "a negative value keeps the model loaded for good"
         )
     return seconds
+
+
+# Ollama's server-wide switches, honoured here as defaults (under the settings' [parameters],
+# a Modelfile and a request); LLMTUI_* first where both are set.
+ENVIRONMENT = {
+    "flash_attention": ("LLMTUI_FLASH_ATTENTION", "OLLAMA_FLASH_ATTENTION"),
+    "kv_cache_type": ("LLMTUI_KV_CACHE_TYPE", "OLLAMA_KV_CACHE_TYPE"),
+}
+
+
+def environment_options(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The options the environment sets; OptionError naming the variable if one is wrong."""
+    options: dict[str, Any] = {}
+    for name, variables in ENVIRONMENT.items():
+        for variable in variables:
+            value = environ.get(variable, "").strip()
+            if value:
+                try:
+                    options[name] = coerce(name, value)
+                except OptionError as error:
+                    raise OptionError(f"{variable}={value}: {error}") from None
+                break
+    return options

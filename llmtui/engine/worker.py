@@ -53,6 +53,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOG_HINT = "llmtui.log in the state dir"
+_CACHE_TYPES = {
+    "f16": llama_cpp.GGML_TYPE_F16,
+    "q8_0": llama_cpp.GGML_TYPE_Q8_0,
+    "q4_0": llama_cpp.GGML_TYPE_Q4_0,
+}
 _UNLOAD = "unload"
 _STOP = "stop"
 _STATS_INTERVAL_NS = 100_000_000  # live stats at most ten times a second
@@ -85,6 +90,9 @@ class _Loaded:
     # Offloadable layers as llama.cpp counts them (blocks + output) on a GPU build, else blocks.
     layers: int
     kv_cache_size: int
+    flash_attention: bool
+    kv_cache_type: str
+    notes: tuple[str, ...]  # what the load could not do as asked, for the user
     # The tokens now in the KV cache, in order: what the next request can reuse.
     cached: list[int]
     warned_no_template: bool = False
@@ -181,6 +189,8 @@ class ModelWorker:
         self._unload()
         started = time.perf_counter_ns()
         self._loaded = self._load(job.spec, job.options, started)
+        for note in self._loaded.notes:
+            handle.emit(Notice(f"{self.name}: {note}"))
         handle.emit(self._live_stats(0.0, 0, 0))
         return self._loaded.load_duration
 
@@ -192,7 +202,12 @@ class ModelWorker:
         # llama.cpp never evaluates more than the context at once, but llama-cpp-python sizes
         # its logits buffer by the batch: num_batch 2**31-1 was a MemoryError.
         batch = min(options.num_batch, options.num_ctx)
-        estimate = memory.estimate(header, options.num_ctx, batch)
+        flash, kv_type = options.flash_attention, options.kv_cache_type
+        notes = []
+        if kv_type != "f16" and not flash:
+            notes.append(f"kv_cache_type {kv_type} needs flash attention, which is off: f16 used")
+            kv_type = "f16"
+        estimate = memory.estimate(header, options.num_ctx, batch, kv_type)
         if self._engine.check_memory:
             available = self._engine.available_memory()
             if estimate.total > available:
@@ -208,8 +223,10 @@ class ModelWorker:
             probe.ensure_loadable(spec.path, spec.adapter)
         with self._engine.load_lock, contextlib.redirect_stderr(_StderrToLog()):
             LOG.start_load()
-            try:
-                llm = Llama(
+
+            def load(flash: bool, kv_type: str) -> Llama:
+                cache_type = _CACHE_TYPES[kv_type]
+                return Llama(
                     model_path=str(spec.path),
                     n_ctx=options.num_ctx,
                     n_batch=batch,
@@ -220,10 +237,24 @@ class ModelWorker:
                     n_threads_batch=threads,
                     use_mmap=options.use_mmap,
                     lora_path=str(spec.adapter) if spec.adapter else None,
+                    flash_attn=flash,
+                    type_k=cache_type,
+                    type_v=cache_type,
                     # verbose=False would point fds 1 and 2 at /dev/null process-wide while
                     # loading; the log callback already keeps llama.cpp off the terminal.
                     verbose=True,
                 )
+
+            try:
+                try:
+                    llm = load(flash, kv_type)
+                except (ValueError, RuntimeError, OSError):
+                    if not flash:
+                        raise
+                    # A backend without flash attention: without it (and so in f16).
+                    llm = load(False, "f16")
+                    notes.append("flash attention failed to load here: off, KV cache f16")
+                    flash, kv_type = False, "f16"
             except (ValueError, RuntimeError, OSError) as error:
                 raise ModelLoadError(
                     f"llama.cpp could not load {name} from {spec.path}: {error} "
@@ -261,7 +292,10 @@ class ModelWorker:
             shared_thread=self._engine.shared_thread,
             gpu_layers=offloaded[0] if offloaded else 0,
             layers=offloaded[1] if offloaded else header.block_count,
-            kv_cache_size=int(kv_mib * 1024 * 1024) or memory.kv_cache_bytes(header, llm.n_ctx()),
+            kv_cache_size=int(kv_mib * 1024 * 1024) or estimate.kv_cache,
+            flash_attention=flash,
+            kv_cache_type=kv_type,
+            notes=tuple(notes),
             cached=[],
         )
 
@@ -501,6 +535,8 @@ class ModelWorker:
             kv_cache_size=loaded.kv_cache_size,
             backend=loaded.backend,
             shared_thread=loaded.shared_thread,
+            flash_attention=loaded.flash_attention,
+            kv_cache_type=loaded.kv_cache_type,
             gpu_layers=loaded.gpu_layers,
             layers=loaded.layers,
             load_duration=loaded.load_duration,

@@ -72,16 +72,16 @@ class LibraryModel:
         """What the engine needs to run it (assembling a starter on first use)."""
         return self.make_spec()
 
-    def estimate(self, num_ctx: int) -> MemoryEstimate | None:
+    def estimate(self, num_ctx: int, kv_cache_type: str = "f16") -> MemoryEstimate | None:
         if self.info is None or self.info.error:
             return None
-        return self.info.estimate(num_ctx)
+        return self.info.estimate(num_ctx, kv_cache_type=kv_cache_type)
 
-    def fit(self, num_ctx: int, available: int) -> str:
+    def fit(self, num_ctx: int, available: int, kv_cache_type: str = "f16") -> str:
         """'fits', 'tight' or 'too big' for `available` bytes of memory; '?' unknown yet."""
         if self.broken:
             return "broken"
-        estimate = self.estimate(num_ctx)
+        estimate = self.estimate(num_ctx, kv_cache_type)
         if estimate is None:
             return "?"
         if estimate.total <= available * TIGHT:

@@ -38,10 +38,12 @@ class ModelInfo:
     kv_per_token: int = 0
     error: str | None = None
 
-    def estimate(self, num_ctx: int, num_batch: int = 512) -> memory.MemoryEstimate:
+    def estimate(
+        self, num_ctx: int, num_batch: int = 512, kv_cache_type: str = "f16"
+    ) -> memory.MemoryEstimate:
         return memory.estimate_parts(
             self.weights, self.kv_per_token, self.vocab_size, self.embedding_length,
-            num_ctx, num_batch,
+            num_ctx, num_batch, kv_cache_type,
         )  # fmt: skip
 
 

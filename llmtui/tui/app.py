@@ -130,7 +130,7 @@ class Workbench(AppOverrides[None]):
         yield Header()
         yield Tabs(*(Tab(p.title(), id=f"tab-{p}") for p in PANES), id="tabs")
         with Pane(id="library", classes="pane"):
-            yield LibraryPane(self.settings.num_ctx)
+            yield LibraryPane(self.settings.num_ctx, self.engine.defaults.kv_cache_type)
         with Pane(id="chat", classes="pane"):
             yield Transcript(id="transcript")
             yield Label("↓ the reply goes on below · End (in the transcript) follows it",

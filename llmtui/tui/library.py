@@ -49,9 +49,10 @@ class LibraryPane(Vertical):
             self.select = select
             self.say = say
 
-    def __init__(self, num_ctx: int, **kwargs: object) -> None:
+    def __init__(self, num_ctx: int, kv_cache_type: str = "f16", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.num_ctx = num_ctx  # what fit is judged at: the settings', as `llmtui list` does
+        # What fit is judged at: the settings', as `llmtui list` does.
+        self.num_ctx, self.kv_cache_type = num_ctx, kv_cache_type
         # The model the chat is on: the cursor opens on it.
         self.chatting: str | None = None
         self.models: list[LibraryModel] = []
@@ -112,7 +113,7 @@ class LibraryPane(Vertical):
                 f"{info.parameters / 1e6:.0f}M" if info and not info.error else "-",
                 info.quantization if info and not info.error else "-",
                 human_bytes(model.size),
-                model.fit(self.num_ctx, available),
+                model.fit(self.num_ctx, available, self.kv_cache_type),
                 model.source,
                 key=model.name,
             )
@@ -149,7 +150,7 @@ class LibraryPane(Vertical):
         if model is None:
             return
         info = model.info
-        estimate = model.estimate(self.num_ctx)
+        estimate = model.estimate(self.num_ctx, self.kv_cache_type)
         lines = [model.description, *file_notes(model)]
         if info and not info.error:
             kind = "chat template" if info.has_chat_template else "completion model"
@@ -157,7 +158,10 @@ class LibraryPane(Vertical):
         elif info:
             lines.append(f"broken: {info.error}")
         if estimate:
-            lines.append(f"needs ~{human_bytes(estimate.total)} at num_ctx {self.num_ctx}")
+            lines.append(
+                f"needs ~{human_bytes(estimate.total)} at num_ctx {self.num_ctx}"
+                + (f", KV cache {self.kv_cache_type}" if self.kv_cache_type != "f16" else "")
+            )
         self.query_one("#details", Static).update("\n".join(lines))
 
     @on(DataTable.RowSelected)

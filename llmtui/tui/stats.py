@@ -122,6 +122,7 @@ class StatsPane(Vertical, can_focus=True):
                     f"KV cache {human_bytes(stats.kv_cache_size)}"
                 ),
                 Content(f"backend {stats.offload()} · load {stats.load_duration / 1e9:.2f} s"),
+                Content(stats.attention()),
             ]
             if stats.shared_thread:
                 lines.append(Content(stats.SHARED_THREAD_NOTE))
