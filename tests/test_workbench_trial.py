@@ -13,7 +13,6 @@ from workbench import app_for, ask, burst, notes, say, sent_before, wait_for
 
 from llmtui import paths
 from llmtui.engine import Engine
-from llmtui.settings import Settings
 from llmtui.tui import modelfiles
 from llmtui.tui.app import Workbench
 from llmtui.tui.chat import ModelSwitch, PromptInput, Reply, Transcript, UserTurn
@@ -24,9 +23,10 @@ from llmtui.tui.modelfile_pane import ModelfilePane, shorten_path
 
 SIZE = (160, 45)
 # Greedy SmolLM2 writes on past 1,000 tokens on this (bench/engine.py's prompt): stopped at
-# 400, a reply that streams for seconds.
+# 400, a reply that streams for seconds. (Set in the chat: the tests' engine is shared, and
+# the settings' parameters are the engine's.)
 LONG = "Write a 3000-word essay on the history of Rome."
-STREAMING = Settings(parameters={"temperature": 0, "num_predict": 400})
+STREAMING = ("/set parameter num_predict 400", "/set parameter temperature 0")
 
 
 async def library_on(pilot: object, app: Workbench, name: str) -> LibraryPane:
@@ -197,10 +197,10 @@ async def test_ctrl_t_keeps_the_unsent_text(engine: Engine) -> None:
 
 
 async def test_enter_while_a_reply_streams_queues_the_prompt(engine: Engine) -> None:
-    app = app_for(engine, STREAMING)
+    app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await say(pilot, LONG)
-        assert app.streaming
+        await say(pilot, *STREAMING, LONG)
+        await wait_for(lambda: app.streaming, 10)
         burst(app, *"Now a short one.", "enter")
         await wait_for(lambda: any("queued" in n for n in notes(app)), 10)
         assert app.streaming and len(app.query(UserTurn)) == 1
@@ -210,10 +210,10 @@ async def test_enter_while_a_reply_streams_queues_the_prompt(engine: Engine) -> 
 
 
 async def test_esc_puts_queued_prompts_back_in_the_input(engine: Engine) -> None:
-    app = app_for(engine, STREAMING)
+    app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await say(pilot, LONG)
-        assert app.streaming
+        await say(pilot, *STREAMING, LONG)
+        await wait_for(lambda: app.streaming, 10)
         burst(app, *"Then this.", "enter", "escape")
         await wait_for(lambda: not app.streaming, 10)
         await pilot.pause()
@@ -315,7 +315,9 @@ async def test_help_lists_the_slash_commands(engine: Engine) -> None:
 async def test_a_paragraph_keeps_its_line_breaks_when_it_finishes(
     engine: Engine, size: tuple[int, int]
 ) -> None:
-    """Paragraphs re-wrapped one column narrower when they finished streaming (77 -> 76)."""
+    """Paragraphs re-wrapped one column narrower when they finished streaming (77 -> 76):
+    the reply's stats line, shown at the end, could make the transcript scroll, and its
+    scrollbar took a column. The transcript keeps the scrollbar's column from the start."""
     app = app_for(engine)
     text = " ".join(f"word{i}" for i in range(120))
     async with app.run_test(size=size) as pilot:

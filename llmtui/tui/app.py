@@ -280,7 +280,7 @@ class Workbench(AppOverrides[None]):
             self.spec = None
             self.notify(f"{model.name} cannot run: {error}", severity="error")
         self.sub_title = model.name
-        self.query_one(LibraryPane).chatting = model.name
+        self.query_one(LibraryPane).follow(model.name)
         self.query_one(ModelfilePane).origin = model.name
         editor = self.query_one("#modelfile", ModelfileEditor)
         if model.manifest is not None:

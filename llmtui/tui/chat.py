@@ -229,13 +229,15 @@ class Transcript(VerticalScroll, can_focus=True):
     one widget to lay out."""
 
     # `stream` arranges a growing column of children without re-measuring each one, which
-    # is what a reply growing a frame at a time needs.
+    # is what a reply growing a frame at a time needs. The scrollbar is always there: one
+    # that came when a reply overflowed took a column, and a paragraph streamed at one
+    # width was laid out one narrower when it finished (77 -> 76).
     # The cursor tints what it is on (a prompt's edge lights up too). An outline did not
     # show: a reply's and a code block's children cover all of it, so they take the tint (a
     # tint of a transparent background shows nothing, so it is a background). An edge of
     # the reply's own would make it render a column at every repaint while it streams.
     DEFAULT_CSS = """
-    Transcript { height: 1fr; layout: stream; }
+    Transcript { height: 1fr; layout: stream; overflow-y: scroll; }
     Transcript .-cursor, Transcript .-cursor > * { background: $secondary 10%; }
     Transcript:focus .-cursor, Transcript:focus .-cursor > * { background: $accent 16%; }
     Transcript:focus UserTurn.-cursor { border-left: thick $foreground; }

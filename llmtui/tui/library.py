@@ -124,6 +124,14 @@ class LibraryPane(Vertical):
                 table.move_cursor(row=row)
                 break
 
+    def follow(self, name: str) -> None:
+        """The chat is on `name` now: the cursor goes to it (once the list is read, if it
+        is not yet)."""
+        self.chatting = name
+        row = next((i for i, m in enumerate(self.shown) if m.name == name), None)
+        if row is not None:
+            self.query_one(DataTable).move_cursor(row=row)
+
     def model(self, name: str) -> LibraryModel | None:
         return next((m for m in self.models if m.name == name), None)
 
