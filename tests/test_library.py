@@ -223,7 +223,7 @@ def test_show_prints_metadata_and_estimate(sources: Path) -> None:
     for expected in ("architecture        llama", "parameters          134.5M",
                      "context length      8192", "quantization        Q4_1",
                      "chat template       yes", "vision              yes",
-                     "at num_ctx 4096", "KV cache          94 MB", "fit                 fits",
+                     "at num_ctx 4096", "KV cache (f16)    94 MB", "fit                 fits",
                      "hf-cache, lmstudio, ollama"):  # fmt: skip
         assert expected in out, expected
 

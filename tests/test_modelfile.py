@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmtui.engine.options import OPTION_TYPES
+from llmtui.engine.options import CHOICES, OPTION_TYPES
 from llmtui.modelfile import Modelfile, ModelfileError, parse, serialise
 from llmtui.modelfile.parser import DEPRECATED
 
@@ -127,6 +127,8 @@ def test_any_text_raises_only_modelfile_error(pieces: list[str]) -> None:
 
 def _option_values(name: str) -> st.SearchStrategy[object]:
     kind = OPTION_TYPES[name]
+    if kind is str:
+        return st.sampled_from(CHOICES[name])
     if kind is bool:
         return st.booleans()
     if kind is tuple:
