@@ -522,7 +522,7 @@ class Workbench(AppOverrides[None]):
     async def _edit_from(self, event: Transcript.EditFrom) -> None:
         """Branch: the conversation goes back to before this prompt, which goes to the
         input to be changed and sent again; what followed it goes."""
-        turns = await self._turns_from(event.turn, keep_reply=False)
+        turns = await self._turns_from(event.turn, branch=True)
         if turns is None:
             return
         field = self.query_one("#prompt", PromptInput)
@@ -534,15 +534,15 @@ class Workbench(AppOverrides[None]):
     @on(Transcript.Delete)
     async def _delete_turn(self, event: Transcript.Delete) -> None:
         """Delete a prompt and its reply from the conversation (and the screen)."""
-        turns = await self._turns_from(event.turn, keep_reply=True)
+        turns = await self._turns_from(event.turn, branch=False)
         if turns is not None:
             for widget in turns:
                 await widget.remove()
             self.notify("deleted the prompt and its reply from the conversation")
 
-    async def _turns_from(self, turn: UserTurn, keep_reply: bool) -> list[Widget] | None:
-        """Take `turn` out of the history: with only its reply (`keep_reply`, a deletion)
-        or with all that followed (an edit). The widgets to remove; None if it cannot be
+    async def _turns_from(self, turn: UserTurn, branch: bool) -> list[Widget] | None:
+        """Take `turn` out of the history: with all that followed it (`branch`, an edit),
+        or with only its reply (a deletion). The widgets to remove; None if it cannot be
         done now."""
         if self.streaming:
             self.notify("a reply is still streaming (Esc stops it)", severity="warning")
@@ -551,17 +551,17 @@ class Workbench(AppOverrides[None]):
         transcript = self.query_one("#transcript", Transcript)
         widgets = list(transcript.children)
         start = widgets.index(turn)
-        if keep_reply:
-            end = start + 1
-            while end < len(widgets) and not isinstance(widgets[end], UserTurn):
-                end += 1  # its reply (and any note after it)
+        if branch:
             if at is not None:
-                answered = self.history[at + 1 : at + 2]
-                del self.history[at : at + 1 + (answered[0].role == "assistant" if answered else 0)]
-            return [w for w in widgets[start:end] if not isinstance(w, ModelSwitch)]
+                del self.history[at:]
+            return widgets[start:]
+        end = start + 1
+        while end < len(widgets) and not isinstance(widgets[end], UserTurn):
+            end += 1  # its reply (and any note after it)
         if at is not None:
-            del self.history[at:]
-        return widgets[start:]
+            answered = at + 1 < len(self.history) and self.history[at + 1].role == "assistant"
+            del self.history[at : at + 2 if answered else at + 1]
+        return [w for w in widgets[start:end] if not isinstance(w, ModelSwitch)]
 
     @on(Transcript.Typed)
     def _typed_in_transcript(self, event: Transcript.Typed) -> None:
