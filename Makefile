@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint bench llama-bench screenshots clean
 
 ifeq ($(shell uname -s)-$(shell uname -m),Linux-x86_64)
 # llama-cpp-python builds llama.cpp with -march=native by default, which turns on AMX tile
@@ -34,6 +34,11 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
+
+# llama.cpp's own benchmark, from the llama.cpp that the installed llama-cpp-python vendors and
+# with the same CMAKE_ARGS (minutes, once per version): bench/engine.py measures against it.
+llama-bench: $(VENV)/.installed
+	bench/build-llama-bench $(BIN)/python
 
 # The SVGs in screenshots/ are saved by the app itself (save_screenshot) in these tests.
 screenshots: $(VENV)/.installed-test
