@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -311,6 +312,43 @@ def test_flash_attention_and_the_kv_cache_types(smollm2: ModelSpec) -> None:
         assert not stats.flash_attention and stats.kv_cache_type == "f16"
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(
+    ("flash", "kind"), [(False, "f16"), (True, "f16"), (True, "q8_0"), (True, "q4_0")]
+)
+def test_every_attention_setting_is_still_the_same_model(
+    engine: Engine, smollm2: ModelSpec, flash: bool, kind: str
+) -> None:
+    """Flash attention and a quantised KV cache change the numerics, so greedy replies may
+    part from flash attention off after a near-tie (bench/fidelity.py measures where); what
+    they must not change is what the model knows."""
+    options = {**GREEDY, "num_predict": 40, "flash_attention": flash, "kv_cache_type": kind}
+    facts = {"What is the capital of France?": "Paris", "Who wrote Romeo and Juliet?": "Shakespeare"}
+    for question, answer in facts.items():
+        done = engine.chat(smollm2, [Message("user", question)], options).wait()
+        assert answer in done.text
+
+
+def test_a_loaded_model_keeps_its_threads_and_they_sleep_when_idle(smollm2: ModelSpec) -> None:
+    """llama.cpp's worker threads are kept in a pool per model instead of started for every
+    token (an OpenMP build keeps its own team); the pool computes exactly what fresh threads
+    do, and when a request ends its threads go to sleep rather than spin for their poll."""
+    pooled, fresh = Engine(), Engine(threadpool=False)
+    try:
+        assert pooled.threadpool == (not openmp_build()) and not fresh.threadpool
+        options = {**GREEDY, "num_predict": 64}
+        done = pooled.chat(smollm2, HAIKU, options).wait()
+        assert done.text == fresh.chat(smollm2, HAIKU, options).wait().text
+        pooled.chat(smollm2, HAIKU, {**options, "num_predict": 8}).wait()
+        started = os.times()
+        time.sleep(0.5)
+        ended = os.times()
+        # Spinning for its poll, the pool's thread would take ~80 ms of these 500.
+        assert (ended.user + ended.system) - (started.user + started.system) < 0.03
+    finally:
+        pooled.close()
+        fresh.close()
 
 
 def test_ollamas_environment_variables_set_the_defaults(

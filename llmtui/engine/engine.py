@@ -18,6 +18,7 @@ import llama_cpp
 
 from llmtui import errorlog, paths
 from llmtui.engine import system
+from llmtui.engine import threadpool as threadpool_api
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
 from llmtui.engine.native import SharedThread, openmp_build, run_inline
@@ -66,6 +67,7 @@ class Engine:
         available_memory: Callable[[], int] | None = None,
         default_options: Mapping[str, Any] | None = None,
         shared_thread: bool | None = None,
+        threadpool: bool | None = None,
         probe_loads: bool = True,
     ) -> None:
         LOG.install(log_path or paths.llama_log_path())
@@ -88,6 +90,10 @@ class Engine:
         self._shared = SharedThread() if shared else None
         self.shared_thread = shared
         self.run_native = self._shared.call if self._shared else run_inline
+        # A persistent llama.cpp threadpool per model (threadpool.py); an OpenMP build has its
+        # own team instead.
+        usable = threadpool_api.available() and not self.openmp
+        self.threadpool = usable if threadpool is None else threadpool and usable
         # llama.cpp's load logs are parsed per load, so loads take turns.
         self.load_lock = threading.Lock()
         self._lock = threading.Lock()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import llama_cpp
 from llama_cpp import Llama
 
-from llmtui.engine import memory, probe
+from llmtui.engine import memory, probe, threadpool
 from llmtui.engine.detok import Detokenizer, StopMatcher
 from llmtui.engine.errors import (
     ContextOverflow,
@@ -92,6 +92,7 @@ class _Loaded:
     kv_cache_size: int
     flash_attention: bool
     kv_cache_type: str
+    pool: threadpool.ThreadPool | None  # llama.cpp's threads, kept while the model is loaded
     notes: tuple[str, ...]  # what the load could not do as asked, for the user
     # The tokens now in the KV cache, in order: what the next request can reuse.
     cached: list[int]
@@ -173,6 +174,8 @@ class ModelWorker:
             detail = detail if len(detail) <= 200 else f"{detail[:200]}..."
             handle.fail(EngineError(f"internal error in the engine: {detail} (see {LOG_HINT})"))
         finally:
+            if self._loaded is not None and self._loaded.pool is not None:
+                self._loaded.pool.pause()
             self.busy = False
             keep = job.keep_alive
             self.expires_at = None if keep < 0 else time.monotonic() + keep
@@ -262,6 +265,14 @@ class ModelWorker:
                 ) from None
             offloaded = LOG.offloaded
             kv_mib = LOG.kv_mib
+        pool = None
+        if self._engine.threadpool:
+            try:
+                pool = threadpool.ThreadPool(threads)
+            except OSError as error:  # llama.cpp then starts threads per graph, as without
+                log.warning("%s: %s", name, error)
+            else:
+                pool.attach(llm.ctx)
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         template = spec.template or header.chat_template
         try:
@@ -275,7 +286,7 @@ class ModelWorker:
                 else template or TranscriptPrompt()
             )
         except Exception as error:
-            llm.close()
+            _close(llm, pool)
             raise ModelLoadError(f"the chat template of {name} is not valid: {error}") from None
         return _Loaded(
             llm=llm,
@@ -295,6 +306,7 @@ class ModelWorker:
             kv_cache_size=int(kv_mib * 1024 * 1024) or estimate.kv_cache,
             flash_attention=flash,
             kv_cache_type=kv_type,
+            pool=pool,
             notes=tuple(notes),
             cached=[],
         )
@@ -302,7 +314,7 @@ class ModelWorker:
     def _unload(self) -> None:
         loaded, self._loaded = self._loaded, None
         if loaded is not None:
-            loaded.llm.close()
+            _close(loaded.llm, loaded.pool)
 
     # -- generating ---------------------------------------------------------------------
 
@@ -559,6 +571,14 @@ class ModelWorker:
             context_used=len(loaded.cached),
             perf=Perf(0.0, 0, 0.0, 0),
         )
+
+
+def _close(llm: Llama, pool: threadpool.ThreadPool | None) -> None:
+    if pool is not None:
+        pool.detach()
+    llm.close()
+    if pool is not None:
+        pool.free()
 
 
 def _window_rate(times: deque[int]) -> float:
