@@ -43,7 +43,7 @@ from llmtui.engine.prompt import (
     TranscriptPrompt,
 )
 from llmtui.engine.request import RequestHandle
-from llmtui.engine.sampler import build_sampler
+from llmtui.engine.sampler import Sampler
 from llmtui.engine.spec import ModelSpec
 from llmtui.engine.system import physical_cores, rss_bytes
 
@@ -383,7 +383,7 @@ class ModelWorker:
             )
         budget = loaded.n_ctx - len(tokens)
         limit = budget if options.num_predict < 0 else min(options.num_predict, budget)
-        sampler = build_sampler(options, loaded.n_vocab, loaded.n_ctx)
+        sampler = Sampler(options, loaded.n_vocab, loaded.n_ctx)
         try:
             self._decode_loop(
                 handle,
@@ -396,7 +396,7 @@ class ModelWorker:
                 load_duration,
             )
         finally:
-            llama_cpp.llama_sampler_free(sampler)
+            sampler.close()
 
     def _reuse_prefix(self, tokens: Sequence[int]) -> int:
         """Drop from the KV cache what `tokens` does not share with it; return how many
@@ -444,7 +444,7 @@ class ModelWorker:
         options: Options,
         stops: tuple[str, ...],
         limit: int,
-        sampler: llama_cpp.llama_sampler_p,
+        sampler: Sampler,
         started: int,
         load_duration: int,
     ) -> None:
@@ -454,9 +454,8 @@ class ModelWorker:
         llama_cpp.llama_perf_context_reset(ctx)
 
         # The penalties look back over the prompt too, as in llama.cpp's own server.
-        history = tokens if options.repeat_last_n < 0 else tokens[-options.repeat_last_n :]
-        for token in history if options.repeat_last_n else ():
-            llama_cpp.llama_sampler_accept(sampler, token)
+        for token in tokens[-sampler.history :] if sampler.history else ():
+            sampler.accept(token)
 
         keep = self._reuse_prefix(tokens)
         prompt_started = time.perf_counter_ns()
@@ -477,12 +476,12 @@ class ModelWorker:
         first_token = 0
         next_stats = prompt_done + _STATS_INTERVAL_NS
         times: deque[int] = deque(maxlen=_RATE_WINDOW)
-        sample = llama_cpp.llama_sampler_sample
+        sample = sampler.sample
         is_eog = llama_cpp.llama_vocab_is_eog
         ignore_eos = handle.job.ignore_eos
         hit = False  # a stop string matched: what followed it is dropped, not flushed
         while reason != "cancel" and count < limit:
-            token = sample(sampler, ctx, -1)
+            token = sample(ctx)
             if is_eog(vocab, token) and not ignore_eos:
                 reason = "stop"
                 break
