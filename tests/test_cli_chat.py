@@ -19,6 +19,7 @@ from conftest import script
 from llmtui import library
 from llmtui.cli.chat import ChatSession, interactive, read_message
 from llmtui.engine import Engine
+from llmtui.engine.system import physical_cores
 
 
 def session(engine: Engine) -> ChatSession:
@@ -55,6 +56,11 @@ def test_parameters_system_and_clear(engine: Engine) -> None:
     backend = "CPU" if engine.backend == "CPU" else rf"{engine.backend}, \d+/\d+ layers offloaded"
     assert re.search(rf"backend\s+{backend}\n", out)
     assert re.search(rf"backend:\s+{backend}\n", err)
+    # The thread count in force, and that it follows the machine's load (num_thread unset).
+    cores = physical_cores()
+    if engine.backend == "CPU":
+        assert re.search(rf"threads:\s+[1-{cores}] of {cores}, adapting to load\n", err)
+        assert re.search(rf"threads\s+[1-{cores}] of {cores}, adapting to load\n", out)
     assert chat.history == []
     assert chat.options == {"temperature": 0.0, "num_predict": 5, "stop": ("<end>", "###")}
 

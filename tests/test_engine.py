@@ -26,6 +26,7 @@ from llmtui.engine import (
     OptionError,
 )
 from llmtui.engine.native import SharedThread, openmp_build
+from llmtui.engine.system import physical_cores
 
 HAIKU = [Message("user", "Write a haiku about the sea.")]
 
@@ -349,6 +350,22 @@ def test_a_loaded_model_keeps_its_threads_and_they_sleep_when_idle(smollm2: Mode
     finally:
         pooled.close()
         fresh.close()
+
+
+def test_the_thread_count_adapts_unless_num_thread_pins_it(
+    engine: Engine, smollm2: ModelSpec
+) -> None:
+    cores = physical_cores()
+    events, _ = collect(engine.chat(smollm2, HAIKU, GREEDY).events())
+    stats = [e for e in events if isinstance(e, LiveStats)]
+    if engine.backend == "CPU":
+        assert all(s.adaptive and s.most_threads == cores for s in stats)
+        assert all(1 <= s.threads <= cores for s in stats)
+        assert stats[-1].thread_use() == f"{stats[-1].threads} of {cores}, adapting to load"
+    events, _ = collect(engine.chat(smollm2, HAIKU, {**GREEDY, "num_thread": 1}).events())
+    stats = [e for e in events if isinstance(e, LiveStats)]
+    assert all(not s.adaptive and s.threads == 1 for s in stats)
+    assert stats[-1].thread_use() == "1 (num_thread)"
 
 
 def test_ollamas_environment_variables_set_the_defaults(

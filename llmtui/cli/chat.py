@@ -126,6 +126,7 @@ class ChatSession:
             self.err.write(f"backend:              {self.offload()}\n")
             if self.stats is not None:
                 self.err.write(f"attention:            {self.stats.attention()}\n")
+                self.err.write(f"threads:              {self.stats.thread_use()}\n")
         self.err.flush()
 
     # -- slash commands -----------------------------------------------------------------
@@ -214,8 +215,9 @@ class ChatSession:
             rows = [("model", self.model.name), *facts, ("backend", self.offload())]
             if self.stats is not None:
                 rows.append(("attention", self.stats.attention()))
+                rows.append(("threads", self.stats.thread_use()))
             if self.stats is not None and self.stats.shared_thread:
-                rows.append(("threads", self.stats.SHARED_THREAD_NOTE))
+                rows.append(("", self.stats.SHARED_THREAD_NOTE))
             self.out.write("\n".join(f"  {k:<18}{v}" for k, v in rows) + "\n")
         elif what == "parameters":
             changed = self.engine.options_for(self.spec, self.options).changed()

@@ -5,11 +5,12 @@ The CLI, the HTTP server and the TUI all go through `Engine`; none of them touch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,38 @@ class Engine:
         self._lock = threading.Lock()
         self._workers: dict[str, ModelWorker] = {}
         self._threads: list[threading.Thread] = []  # every model thread started, until it ends
+        self._generating: set[ModelWorker] = set()
+
+    # -- sharing the cores ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def generating(self, worker: ModelWorker) -> Iterator[None]:
+        """While `worker` evaluates a prompt or generates, it counts against the cores."""
+        with self._lock:
+            self._generating.add(worker)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._generating.discard(worker)
+
+    def core_share(self) -> int:
+        """The most threads each generating model may use: every core for one, an equal
+        share for several (on the shared thread of an OpenMP build they take turns)."""
+        cores = system.physical_cores()
+        if self.shared_thread:
+            return cores
+        return max(1, cores // max(1, len(self._generating)))
+
+    def runnable_elsewhere(self) -> int | None:
+        """Runnable threads on the machine other than the generating models' own (the
+        workbench's UI thread counts: it takes a core while it paints)."""
+        running = system.runnable_tasks()
+        if running is None:
+            return None
+        with self._lock:
+            own = sum(worker.threads_now() for worker in self._generating)
+        return max(0, running - own)
 
     # -- requests -----------------------------------------------------------------------
 

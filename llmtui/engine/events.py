@@ -42,6 +42,9 @@ class LiveStats:
     gpu_layers: int
     layers: int
     load_duration: int
+    threads: int  # CPU threads computing the model now
+    most_threads: int  # the most it may use: its share of the cores, or num_thread
+    adaptive: bool  # the count follows the machine's load (num_thread not set)
 
     SHARED_THREAD_NOTE = "OpenMP build of llama.cpp: loaded models take turns on one thread"
 
@@ -51,6 +54,12 @@ class LiveStats:
         if self.backend != "CPU":
             where += f", {self.gpu_layers}/{self.layers} layers offloaded"
         return where
+
+    def thread_use(self) -> str:
+        """e.g. '1 of 2, adapting to load' or '4 (num_thread)'."""
+        if self.adaptive:
+            return f"{self.threads} of {self.most_threads}, adapting to load"
+        return f"{self.threads} (num_thread)"
 
     def attention(self) -> str:
         """e.g. 'flash attention on · KV cache q8_0'."""

@@ -25,6 +25,16 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def runnable_tasks() -> int | None:
+    """Threads the OS counts as running or ready to run now, machine-wide (Linux; None
+    elsewhere). A snapshot: cheap (one small read), and noisy."""
+    try:
+        with open("/proc/loadavg", "rb") as handle:
+            return int(handle.read().split()[3].split(b"/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def usable_cpus() -> int:
     """Logical CPUs this process may run on."""
     if hasattr(os, "sched_getaffinity"):

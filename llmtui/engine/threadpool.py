@@ -79,41 +79,71 @@ def available() -> bool:
     return _api() is not None
 
 
-class ThreadPool:
-    """A pool of `threads` threads (the calling thread is one of them) for one context."""
-
-    def __init__(self, threads: int, poll: int = POLL) -> None:
-        api = _api()
-        assert api is not None
-        self._api = api
+class _Pool:
+    def __init__(self, api: _Api, threads: int, poll: int) -> None:
         params = _Params()
         api.params_init(ctypes.byref(params), threads)
         params.poll = poll
         handle = api.new(ctypes.byref(params))
         if not handle:
             raise OSError(f"llama.cpp could not start a threadpool of {threads} threads")
-        self._handle: int | None = handle
-        self._ctx: llama_cpp.llama_context_p | None = None
-        self.threads = threads
+        self.handle: int = handle
 
-    def attach(self, ctx: llama_cpp.llama_context_p) -> None:
-        self._api.attach(ctx, self._handle, self._handle)
+
+class ContextThreads:
+    """The threads that compute one context's graphs: how many, and (where `pooled`) a pool
+    for each count in use, started the first time that count is used and kept until `free`.
+    One thread needs no pool: the calling thread computes alone."""
+
+    def __init__(self, ctx: llama_cpp.llama_context_p, pooled: bool, poll: int = POLL) -> None:
         self._ctx = ctx
+        self._api = _api() if pooled else None
+        self._poll = poll
+        self._pools: dict[int, _Pool] = {}
+        self._attached: _Pool | None = None
+        self.count = 0
+
+    def use(self, count: int) -> None:
+        """Compute the next graphs on `count` threads (the pool left behind is paused)."""
+        if count == self.count:
+            return
+        llama_cpp.llama_set_n_threads(self._ctx, count, count)
+        self.count = count
+        if self._api is None:
+            return
+        pool = None
+        if count > 1:
+            pool = self._pools.get(count)
+            if pool is None:
+                try:
+                    pool = self._pools[count] = _Pool(self._api, count, self._poll)
+                except OSError as error:  # llama.cpp then starts threads per graph
+                    log.warning("%s", error)
+        if pool is self._attached:
+            return
+        if self._attached is not None:
+            self._api.pause(self._attached.handle)
+        if pool is None:
+            self._api.detach(self._ctx)
+        else:
+            self._api.attach(self._ctx, pool.handle, pool.handle)
+        self._attached = pool
 
     def pause(self) -> None:
         """Put the threads to sleep now rather than after their poll; the next graph the
         context computes wakes them."""
-        if self._handle is not None:
-            self._api.pause(self._handle)
+        if self._api is not None and self._attached is not None:
+            self._api.pause(self._attached.handle)
 
     def detach(self) -> None:
         """Before the context is freed."""
-        if self._ctx is not None:
+        if self._api is not None and self._attached is not None:
             self._api.detach(self._ctx)
-            self._ctx = None
+            self._attached = None
 
     def free(self) -> None:
         """After the context is freed (or detached)."""
-        if self._handle is not None:
-            self._api.free(self._handle)
-            self._handle = None
+        if self._api is not None:
+            for pool in self._pools.values():
+                self._api.free(pool.handle)
+        self._pools.clear()

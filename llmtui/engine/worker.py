@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import llama_cpp
 from llama_cpp import Llama
 
-from llmtui.engine import memory, probe, threadpool
+from llmtui.engine import memory, probe
 from llmtui.engine.detok import Detokenizer, StopMatcher
 from llmtui.engine.errors import (
     ContextOverflow,
@@ -46,6 +46,8 @@ from llmtui.engine.request import RequestHandle
 from llmtui.engine.sampler import Sampler
 from llmtui.engine.spec import ModelSpec
 from llmtui.engine.system import physical_cores, rss_bytes
+from llmtui.engine.threadpool import ContextThreads
+from llmtui.engine.tuner import ThreadTuner
 
 if TYPE_CHECKING:
     from llmtui.engine.engine import Engine
@@ -92,7 +94,8 @@ class _Loaded:
     kv_cache_size: int
     flash_attention: bool
     kv_cache_type: str
-    pool: threadpool.ThreadPool | None  # llama.cpp's threads, kept while the model is loaded
+    threads: ContextThreads  # llama.cpp's threads, kept while the model is loaded
+    tuner: ThreadTuner | None  # None: num_thread pins the count
     notes: tuple[str, ...]  # what the load could not do as asked, for the user
     # The tokens now in the KV cache, in order: what the next request can reuse.
     cached: list[int]
@@ -130,6 +133,10 @@ class ModelWorker:
     @property
     def loaded(self) -> _Loaded | None:
         return self._loaded
+
+    def threads_now(self) -> int:
+        loaded = self._loaded
+        return loaded.threads.count if loaded else 0
 
     # -- the owner thread ---------------------------------------------------------------
 
@@ -174,8 +181,8 @@ class ModelWorker:
             detail = detail if len(detail) <= 200 else f"{detail[:200]}..."
             handle.fail(EngineError(f"internal error in the engine: {detail} (see {LOG_HINT})"))
         finally:
-            if self._loaded is not None and self._loaded.pool is not None:
-                self._loaded.pool.pause()
+            if self._loaded is not None:
+                self._loaded.threads.pause()
             self.busy = False
             keep = job.keep_alive
             self.expires_at = None if keep < 0 else time.monotonic() + keep
@@ -265,14 +272,11 @@ class ModelWorker:
                 ) from None
             offloaded = LOG.offloaded
             kv_mib = LOG.kv_mib
-        pool = None
-        if self._engine.threadpool:
-            try:
-                pool = threadpool.ThreadPool(threads)
-            except OSError as error:  # llama.cpp then starts threads per graph, as without
-                log.warning("%s: %s", name, error)
-            else:
-                pool.attach(llm.ctx)
+        threads_in_use = ContextThreads(llm.ctx, pooled=self._engine.threadpool)
+        threads_in_use.use(threads)
+        tuner = None
+        if not options.num_thread and self._engine.backend == "CPU":
+            tuner = ThreadTuner(threads, self._engine.core_share, self._engine.runnable_elsewhere)
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         template = spec.template or header.chat_template
         try:
@@ -286,7 +290,7 @@ class ModelWorker:
                 else template or TranscriptPrompt()
             )
         except Exception as error:
-            _close(llm, pool)
+            _close(llm, threads_in_use)
             raise ModelLoadError(f"the chat template of {name} is not valid: {error}") from None
         return _Loaded(
             llm=llm,
@@ -306,7 +310,8 @@ class ModelWorker:
             kv_cache_size=int(kv_mib * 1024 * 1024) or estimate.kv_cache,
             flash_attention=flash,
             kv_cache_type=kv_type,
-            pool=pool,
+            threads=threads_in_use,
+            tuner=tuner,
             notes=tuple(notes),
             cached=[],
         )
@@ -314,7 +319,7 @@ class ModelWorker:
     def _unload(self) -> None:
         loaded, self._loaded = self._loaded, None
         if loaded is not None:
-            _close(loaded.llm, loaded.pool)
+            _close(loaded.llm, loaded.threads)
 
     # -- generating ---------------------------------------------------------------------
 
@@ -385,16 +390,17 @@ class ModelWorker:
         limit = budget if options.num_predict < 0 else min(options.num_predict, budget)
         sampler = Sampler(options, loaded.n_vocab, loaded.n_ctx)
         try:
-            self._decode_loop(
-                handle,
-                tokens,
-                options,
-                options.stop + template_stops,
-                limit,
-                sampler,
-                started,
-                load_duration,
-            )
+            with self._engine.generating(self):
+                self._decode_loop(
+                    handle,
+                    tokens,
+                    options,
+                    options.stop + template_stops,
+                    limit,
+                    sampler,
+                    started,
+                    load_duration,
+                )
         finally:
             sampler.close()
 
@@ -457,6 +463,9 @@ class ModelWorker:
         for token in tokens[-sampler.history :] if sampler.history else ():
             sampler.accept(token)
 
+        tuner = loaded.tuner
+        if tuner is not None:
+            loaded.threads.use(tuner.start())
         keep = self._reuse_prefix(tokens)
         prompt_started = time.perf_counter_ns()
         # llama.cpp caps the batch at the context size it was asked for (num_ctx 64 gives 64,
@@ -501,7 +510,15 @@ class ModelWorker:
             if handle.cancelled:
                 reason = "cancel"
                 break
-            self._decode((token,))
+            if tuner is None:
+                self._decode((token,))
+            else:
+                before = time.perf_counter_ns()
+                self._decode((token,))
+                threads = tuner.observe(time.perf_counter_ns() - before)
+                if threads != loaded.threads.count:
+                    loaded.threads.use(threads)
+                    next_stats = now  # the stats show the new count at once
             if now >= next_stats:
                 next_stats = now + _STATS_INTERVAL_NS
                 handle.emit(self._live_stats(_window_rate(times), count, len(loaded.cached)))
@@ -551,6 +568,9 @@ class ModelWorker:
             gpu_layers=loaded.gpu_layers,
             layers=loaded.layers,
             load_duration=loaded.load_duration,
+            threads=loaded.threads.count,
+            most_threads=loaded.tuner.limit() if loaded.tuner else loaded.threads.count,
+            adaptive=loaded.tuner is not None,
         )
 
     def _load_only_done(self, started: int, load_duration: int) -> Done:
@@ -572,12 +592,10 @@ class ModelWorker:
         )
 
 
-def _close(llm: Llama, pool: threadpool.ThreadPool | None) -> None:
-    if pool is not None:
-        pool.detach()
+def _close(llm: Llama, threads: ContextThreads) -> None:
+    threads.detach()
     llm.close()
-    if pool is not None:
-        pool.free()
+    threads.free()
 
 
 def _window_rate(times: deque[int]) -> float:

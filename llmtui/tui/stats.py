@@ -123,6 +123,7 @@ class StatsPane(Vertical, can_focus=True):
                 ),
                 Content(f"backend {stats.offload()} · load {stats.load_duration / 1e9:.2f} s"),
                 Content(stats.attention()),
+                Content(f"threads {stats.thread_use()}"),
             ]
             if stats.shared_thread:
                 lines.append(Content(stats.SHARED_THREAD_NOTE))
