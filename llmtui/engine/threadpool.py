@@ -1,10 +1,12 @@
-"""A persistent llama.cpp threadpool for each loaded model, as llama-bench keeps one.
+"""Persistent llama.cpp threadpools for each loaded model, as llama-bench keeps one.
 
 Without one, llama.cpp's CPU backend (built without OpenMP) starts and joins its worker
 threads for every graph it computes: every token. A pool attached to the context keeps them;
-between two graphs they spin for a while (the poll level) and then sleep. The engine pauses
-a model's pool when its request ends, so a loaded, idle model's threads sleep at once instead
-of spinning (its next decode wakes them).
+between two graphs they spin for a while (the poll level) and then sleep. A model has a pool
+per thread count the tuner has used (a pool's workers above the count in force would keep
+spinning for their poll, on the cores another process needs); switching pools pauses the
+one left. The engine pauses a model's pool when its request ends, so a loaded, idle model's
+threads sleep at once instead of spinning (its next decode wakes them).
 
 llama-cpp-python does not bind these functions; they are llama.cpp's public C API
 (`ggml-cpu.h`, `llama.h`), called here through ctypes. A build where they are not found (the
