@@ -17,7 +17,7 @@ from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Reply
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
-from llmtui.tui.stats import Figures, StatsPane
+from llmtui.tui.stats import LIVE_ROWS, Figures, StatsPane
 from llmtui.tui.themes import load_themes
 
 # `make screenshots` points this at screenshots/; a plain test run keeps the tree clean.
@@ -197,6 +197,9 @@ async def test_screenshot_of_the_stats_pane(engine: Engine) -> None:
         path = app.save_screenshot(filename="stats.svg", path=str(SCREENSHOTS))
         svg = Path(path).read_text()
         assert "tok/s" in svg and "KV" in svg and "backend" in svg
+        # Every line fits the pane's fixed rows, the thread count in use last.
+        assert len(live.lines) <= LIVE_ROWS and live.lines[-1].plain.startswith("threads ")
+        assert "threads" in svg and "adapting" in svg
 
 
 async def test_live_figures_repaint_only_the_rows_that_changed(

@@ -18,7 +18,7 @@ from llmtui.engine.memory import human_bytes
 from llmtui.tui.rows import row_strip, same_row
 
 STATS_EVERY = 0.25  # seconds: live stats are drawn 4 times a second at most
-LIVE_ROWS = 8
+LIVE_ROWS = 9
 
 
 def context_bar(used: int, size: int, width: int) -> Content:
@@ -123,8 +123,10 @@ class StatsPane(Vertical, can_focus=True):
                 ),
                 Content(f"backend {stats.offload()} · load {stats.load_duration / 1e9:.2f} s"),
                 Content(stats.attention()),
-                Content(f"threads {stats.thread_use()}"),
+                # One line either way: the pane's rows are fixed (LIVE_ROWS).
+                Content(
+                    f"threads {stats.thread_use()}"
+                    + (" · OpenMP: models take turns" if stats.shared_thread else "")
+                ),
             ]
-            if stats.shared_thread:
-                lines.append(Content(stats.SHARED_THREAD_NOTE))
         live.show(lines)
