@@ -12,7 +12,11 @@ phases (measured on the same reply under the same load, in this run); with, for 
 of load, how many tokens the engine took to change its count, and after how many the time
 per token settled (within 25% of the phase's median, five tokens in a row).
 
-    python bench/busy.py [--model smollm2:135m] [--rounds 3] [--tokens 256] [--period 3]
+Last, two models generating at once in one engine (idle machine): their tokens/s added up,
+adapting (each takes its share of the cores) against each count pinned for both.
+
+    python bench/busy.py [--model smollm2:135m] [--second-model gemma3:270m] [--rounds 3]
+                         [--tokens 256] [--period 3]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,6 +139,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--period", type=float, default=3.0)
+    parser.add_argument("--second-model", default="gemma3:270m")
     args = parser.parse_args()
     spec = library.find(args.model).spec()
     cores = physical_cores()
@@ -200,9 +206,37 @@ def main() -> int:
         print(f"  load {'off' if changes.index(change) % 2 == 0 else 'on '} at token {at}: "
               f"count changed after {noticed}; time per token settled after "
               f"{settled if settled is not None else '-'} tokens")  # fmt: skip
+    two_at_once(engines, spec, args.second_model, args.tokens, args.rounds)
     for engine, _ in engines.values():
         engine.close()
     return 0
+
+
+def _into(traces: list[Trace], engine: Engine, spec: ModelSpec, tokens: int, threads: int) -> None:
+    traces.append(generate(engine, spec, tokens, threads))
+
+
+def two_at_once(
+    engines: dict[str, tuple[Engine, int]], spec: ModelSpec, second: str, tokens: int, rounds: int
+) -> None:
+    """Two models generating at once in one engine, on an idle machine: their tokens/s
+    added up, adapting (each takes its share of the cores) against each count pinned."""
+    other = library.find(second).spec()
+    totals: dict[str, list[float]] = {name: [] for name in engines}
+    for round_no in range(rounds):
+        order = list(engines.items())
+        for name, (engine, threads) in order if round_no % 2 else order[::-1]:
+            traces: list[Trace] = []
+            workers = [
+                threading.Thread(target=_into, args=(traces, engine, model, tokens, threads))
+                for model in (spec, other)
+            ]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            totals[name].append(sum(trace.rate for trace in traces))
+    report(f"two models at once ({spec.name} and {other.name}), tok/s added up", totals, 0.97)
 
 
 if __name__ == "__main__":
