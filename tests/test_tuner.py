@@ -25,7 +25,7 @@ class Machine:
     tokens: int = 0
     growth: float = 0.0  # slowdown per token from the context filling
 
-    def others(self) -> int | None:
+    def others(self, starting: bool) -> int | None:
         return (1 if self.busy else 0) if self.hint else None
 
     def run(self, tuner: ThreadTuner, tokens: int) -> list[int]:
@@ -62,18 +62,20 @@ def test_load_that_arrives_is_left_within_a_few_tokens_and_taken_back_when_it_go
     machine.busy = True
     busy = machine.run(tuner, 200)
     assert first(busy, 1) <= 4  # two slow tokens, then one fewer thread
-    assert set(busy[first(busy, 1) :]) == {1}  # no probe up while the OS counts the load
+    # While the OS counts the load, probes up are rare (they doubt the count) and brief.
+    assert busy[first(busy, 1) :].count(2) / len(busy) < 0.05
     machine.busy = False
     idle = machine.run(tuner, 100)
     assert first(idle, 2) <= 10  # the next look at the OS's count, then a probe that holds
     assert set(idle[first(idle, 2) :]) == {2}
 
 
-def test_a_model_that_starts_under_load_leaves_it_at_the_first_look() -> None:
+def test_a_model_that_starts_under_load_starts_on_the_free_cores() -> None:
+    """A reply of a few tokens must not run at two threads on one free core (measured in a
+    terminal: 4 tok/s for its seven tokens before this)."""
     machine = Machine(busy=True)
     counts = machine.run(tuner_on(machine), 100)
-    assert first(counts, 1) <= 9
-    assert set(counts[first(counts, 1) :]) == {1}
+    assert counts[:24] == [1] * 24 and counts.count(2) < 5  # then a brief probe up
 
 
 def test_without_the_os_count_probes_up_back_off_and_load_is_still_seen() -> None:
@@ -84,21 +86,25 @@ def test_without_the_os_count_probes_up_back_off_and_load_is_still_seen() -> Non
     busy = machine.run(tuner, 3000)
     assert first(busy, 1) <= 4
     probes = sum(1 for a, b in itertools.pairwise(busy) if a == 1 and b == 2)
-    # Each failed probe doubles the wait: 8, 16, ... 512 tokens, then every 512.
-    assert 6 <= probes <= 3000 // LONGEST_WAIT + 8
+    # Each failed probe doubles the wait: 32, 64, ... 2,048 tokens.
+    assert 4 <= probes <= 8
     assert busy.count(2) / len(busy) < 0.03
     machine.busy = False
-    idle = machine.run(tuner, 2 * LONGEST_WAIT)
-    assert set(idle[first(idle, 2) :]) == {2}
+    idle = machine.run(tuner, 3000)
+    assert first(idle, 2) <= 4 * LONGEST_WAIT + 1
+    # Probes down by the clock, failing, back off too.
+    assert idle[first(idle, 2) :].count(1) / len(idle) < 0.03
 
 
 def test_a_misleading_os_count_costs_little() -> None:
-    """The OS counts a task that never competes (e.g. one at the lowest priority): probes
-    down fail and back off."""
+    """The OS counts a task that never competes (e.g. one at the lowest priority): the
+    count starts at one thread, a probe up against the OS count finds two faster, and the
+    probes down the count then asks for fail and back off."""
     machine = Machine()
-    tuner = ThreadTuner(2, lambda: 2, lambda: 1)
+    tuner = ThreadTuner(2, lambda: 2, lambda starting: 1)
     counts = machine.run(tuner, 3000)
-    assert counts.count(1) / len(counts) < 0.03
+    assert first(counts, 2) <= 40
+    assert counts.count(1) / len(counts) < 0.05
 
 
 def test_a_second_generating_model_takes_half_the_cores_and_gives_them_back() -> None:

@@ -123,14 +123,16 @@ class Engine:
             return cores
         return max(1, cores // max(1, len(self._generating)))
 
-    def runnable_elsewhere(self) -> int | None:
-        """Runnable threads on the machine other than the generating models' own (the
-        workbench's UI thread counts: it takes a core while it paints)."""
+    def runnable_elsewhere(self, worker: ModelWorker, starting: bool) -> int | None:
+        """Runnable threads on the machine besides the generating models' own: `worker`'s
+        current count, or its one thread at the start of a request (its pool sleeps then).
+        The workbench's UI thread counts as load: it takes a core while it paints."""
         running = system.runnable_tasks()
         if running is None:
             return None
         with self._lock:
-            own = sum(worker.threads_now() for worker in self._generating)
+            own = sum(w.threads_now() for w in self._generating if w is not worker)
+        own += 1 if starting else worker.threads_now()
         return max(0, running - own)
 
     # -- requests -----------------------------------------------------------------------

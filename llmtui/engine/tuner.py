@@ -4,18 +4,22 @@ llama.cpp splits every operation of a token across its threads and waits for all
 a barrier; when another process takes a core, every barrier waits for the thread that lost
 it, and two threads on two cores fall below one (30-35 against 58-62 tok/s here with one
 core busy). llama.cpp takes a new count between two decodes, so the tuner moves while the
-model generates, by two signals:
+model generates, by these signals:
 - the time of each token: two in a row over 1.5x the recent median at this count (load
   arrived: context growth slows tokens by a few percent over hundreds of tokens, load by
   half or more from one token to the next) start a probe of one thread fewer;
-- every 8 tokens, the OS's count of runnable tasks besides the model's own threads (the
-  least of the last three snapshots, as one snapshot catches passing tasks): when it leaves
-  more cores (or fewer) than the model uses, a probe of one thread more (or fewer).
+- at the start of a request, the OS's count of runnable tasks besides the model's own
+  thread: the count begins at the cores it leaves free (the prompt is evaluated at it too);
+- every 8 tokens (the first time two tokens in), that count again (the least of the last
+  three snapshots, as one snapshot catches passing tasks): when it leaves more cores (or
+  fewer) than the model uses, a probe of one thread more (or fewer); and, four times more
+  rarely, a probe up against it (a task the OS counts may take no core: one at the lowest
+  priority).
 A probe measures a few tokens at the new count and keeps it only if it is faster than the
 count it left; it is abandoned at its first slow token. A failed probe doubles the wait
-before the next one the OS count asks for. Where the OS gives no count, probes up come by
-the clock alone. A model never uses more than its share of the cores while several
-generate at once.
+before the next one of its kind. Where the OS gives no count, probes come by the clock
+alone (up where the model may use more, else down). A model never uses more than its
+share of the cores while several generate at once.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ CHECK = 8  # tokens between two looks at the OS's runnable tasks
 FIRST_WAIT = 8  # tokens before a probe, doubled after each failed one...
 LONGEST_WAIT = 512  # ...up to this
 HISTORY = 16  # token times kept per count
+DOUBT = 4  # a probe up against the OS count waits this many times longer
 
 
 @dataclass
 class _Probe:
     count: int  # the count being tried
     back: int  # the count to go back to
+    by_clock: bool  # asked for by the clock, not by the OS count or slow tokens
     times: list[int] = field(default_factory=list)
     warm: bool = False  # the first token after a switch wakes threads: not counted
 
@@ -50,16 +56,19 @@ class ThreadTuner:
         self,
         most: int,
         share: Callable[[], int] | None = None,
-        others_runnable: Callable[[], int | None] | None = None,
+        others_runnable: Callable[[bool], int | None] | None = None,
     ) -> None:
         self.most = max(1, most)
         self._share = share or (lambda: self.most)
-        self._others = others_runnable or (lambda: None)
+        # Runnable tasks besides this model's own threads (True: at the start of a request,
+        # when only the model's own thread runs).
+        self._others = others_runnable or (lambda starting: None)
         self.current = self.most
         self._times: dict[int, deque[int]] = {}
         self._hints: deque[int] = deque(maxlen=3)
         self._probe: _Probe | None = None
-        self._wait = FIRST_WAIT
+        self._wait = FIRST_WAIT  # before a probe the OS count asks for
+        self._doubt = DOUBT * FIRST_WAIT  # before a probe by the clock
         self._since = 0  # tokens since the count last changed
         self._slow = 0  # slow tokens in a row
         self.switches = 0
@@ -72,7 +81,16 @@ class ThreadTuner:
         within this model's share of the cores)."""
         self._probe = None
         self._slow = 0
-        self.current = min(self.current, self.limit())
+        limit = self.limit()
+        self.current = min(self.current, limit)
+        others = self._others(True)
+        if others is not None:
+            # Begin where the OS count says (the prompt is evaluated at this count too); a
+            # count it got wrong is corrected at the first look, two tokens in.
+            self._hints.clear()
+            self._hints.append(others)
+            self._switch(max(1, min(self.current, limit - others)))
+        self._since = CHECK - 2
         return self.current
 
     def observe(self, ns: int) -> int:
@@ -102,21 +120,24 @@ class ThreadTuner:
         limit = self.limit()
         if self.current > limit:
             return self._switch(limit)  # another model began to generate: its share
-        others = self._others()
+        others = self._others(False)
         if others is not None:
             self._hints.append(others)
-        waited = self._since >= self._wait
-        if others is None:
-            return (
-                self._begin(self.current + 1) if waited and self.current < limit else self.current
-            )
-        target = max(1, min(limit, limit - min(self._hints)))
-        if waited and target != self.current:
-            return self._begin(self.current + (1 if target > self.current else -1))
+        if others is not None:
+            target = max(1, min(limit, limit - min(self._hints)))
+            if self._since >= self._wait and target != self.current:
+                return self._begin(self.current + (1 if target > self.current else -1))
+        if self._since >= self._doubt:
+            # The OS count may mislead (a task at the lowest priority is runnable too, yet
+            # takes no core from us) or be missing: now and then, ask the clock.
+            if self.current < limit:
+                return self._begin(self.current + 1, by_clock=True)
+            if others is None and self.current > 1:
+                return self._begin(self.current - 1, by_clock=True)
         return self.current
 
-    def _begin(self, count: int) -> int:
-        self._probe = _Probe(count, self.current)
+    def _begin(self, count: int, by_clock: bool = False) -> int:
+        self._probe = _Probe(count, self.current, by_clock)
         return self._switch(count)
 
     def _switch(self, count: int) -> int:
@@ -148,10 +169,13 @@ class ThreadTuner:
         times.extend(probe.times)
         if kept:
             # Conditions changed: what was measured or counted before no longer holds.
-            self._wait = FIRST_WAIT
+            self._wait, self._doubt = FIRST_WAIT, DOUBT * FIRST_WAIT
             self._hints.clear()
             if probe.back in self._times:
                 self._times[probe.back].clear()
             return self._switch(probe.count)
-        self._wait = min(LONGEST_WAIT, self._wait * 2)
+        if probe.by_clock:
+            self._doubt = min(DOUBT * LONGEST_WAIT, self._doubt * 2)
+        else:
+            self._wait = min(LONGEST_WAIT, self._wait * 2)
         return self._switch(probe.back)

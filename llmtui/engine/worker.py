@@ -276,7 +276,11 @@ class ModelWorker:
         threads_in_use.use(threads)
         tuner = None
         if not options.num_thread and self._engine.backend == "CPU":
-            tuner = ThreadTuner(threads, self._engine.core_share, self._engine.runnable_elsewhere)
+            tuner = ThreadTuner(
+                threads,
+                self._engine.core_share,
+                lambda starting: self._engine.runnable_elsewhere(self, starting),
+            )
         vocab = llama_cpp.llama_model_get_vocab(llm.model)
         template = spec.template or header.chat_template
         try:
