@@ -124,15 +124,19 @@ class Engine:
         return max(1, cores // max(1, len(self._generating)))
 
     def runnable_elsewhere(self, worker: ModelWorker, starting: bool) -> int | None:
-        """Runnable threads on the machine besides the generating models' own: `worker`'s
-        current count, or its one thread at the start of a request (its pool sleeps then).
-        The workbench's UI thread counts as load: it takes a core while it paints."""
+        """Runnable threads on the machine that compete with `worker`'s. At the start of a
+        request, those of other processes (the face that handed the request on is running
+        at that moment, but only for a moment); while it generates, all but the generating
+        models' own (the workbench's UI thread counts then: it takes a core while it
+        paints)."""
         running = system.runnable_tasks()
         if running is None:
             return None
+        if starting:
+            here = system.runnable_threads_here()
+            return None if here is None else max(0, running - here)
         with self._lock:
-            own = sum(w.threads_now() for w in self._generating if w is not worker)
-        own += 1 if starting else worker.threads_now()
+            own = sum(w.threads_now() for w in self._generating)
         return max(0, running - own)
 
     # -- requests -----------------------------------------------------------------------

@@ -35,6 +35,23 @@ def runnable_tasks() -> int | None:
         return None
 
 
+def runnable_threads_here() -> int | None:
+    """This process's threads that are running or ready to run now (Linux; None elsewhere)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    running = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as handle:
+                # The state follows the command name, which is in parentheses.
+                running += handle.read().rpartition(b")")[2].split()[0] == b"R"
+        except (OSError, IndexError):
+            continue  # a thread that ended meanwhile
+    return running
+
+
 def usable_cpus() -> int:
     """Logical CPUs this process may run on."""
     if hasattr(os, "sched_getaffinity"):
