@@ -205,6 +205,9 @@ async def test_enter_while_a_reply_streams_queues_the_prompt(engine: Engine) -> 
         await wait_for(lambda: any("queued" in n for n in notes(app)), 10)
         assert app.streaming and len(app.query(UserTurn)) == 1
         await wait_for(lambda: len(app.query(UserTurn)) == 2, 120)
+        # The turn is mounted before its prompt joins the history and its request starts:
+        # until then the handle is the first reply's, already done.
+        await wait_for(lambda: len([m for m in app.history if m.role == "user"]) == 2, 10)
         await wait_for(lambda: app.handle is not None and app.handle.result is not None, 120)
         assert [m.content for m in app.history if m.role == "user"] == [LONG, "Now a short one."]
 

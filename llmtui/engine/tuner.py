@@ -8,8 +8,8 @@ model generates, by these signals:
 - the time of each token: two in a row over 1.5x the recent median at this count (load
   arrived: context growth slows tokens by a few percent over hundreds of tokens, load by
   half or more from one token to the next) start a probe of one thread fewer;
-- at the start of a request, the OS's count of runnable tasks besides the model's own
-  thread: the count begins at the cores it leaves free (the prompt is evaluated at it too);
+- at the start of a request, the OS's count of runnable tasks of other processes: the
+  count begins at the cores they leave free (the prompt is evaluated at it too);
 - every 8 tokens (the first time two tokens in), that count again (the least of the last
   three snapshots, as one snapshot catches passing tasks): when it leaves more cores (or
   fewer) than the model uses, a probe of one thread more (or fewer); and, four times more
@@ -60,8 +60,8 @@ class ThreadTuner:
     ) -> None:
         self.most = max(1, most)
         self._share = share or (lambda: self.most)
-        # Runnable tasks besides this model's own threads (True: at the start of a request,
-        # when only the model's own thread runs).
+        # Runnable tasks that compete with this model's threads (True: at the start of a
+        # request; see Engine.runnable_elsewhere).
         self._others = others_runnable or (lambda starting: None)
         self.current = self.most
         self._times: dict[int, deque[int]] = {}
