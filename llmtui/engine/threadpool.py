@@ -55,8 +55,7 @@ class _Api:
         self.new.restype = ctypes.c_void_p
         self.free = lib.ggml_threadpool_free
         self.pause = lib.ggml_threadpool_pause
-        self.resume = lib.ggml_threadpool_resume
-        for call in (self.free, self.pause, self.resume):
+        for call in (self.free, self.pause):
             call.argtypes = [ctypes.c_void_p]
             call.restype = None
         self.attach = lib.llama_attach_threadpool
