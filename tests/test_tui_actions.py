@@ -348,10 +348,16 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
 async def test_quit_while_streaming_cancels_the_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
+        # Greedy, this story runs past 3,000 tokens: it cannot end by itself before Ctrl+Q
+        # (a sampled one ended within the second that the test took on a busy CI machine).
+        await say(pilot, "/set parameter temperature 0", "/set parameter num_predict 3000")
         await say(pilot, "Write a very long story about a dragon.")
         await wait_for(lambda: app.reply is not None and app.reply.text)
         handle = app.handle
         await pilot.press("ctrl+q")
+        # /set wrote into the editor's buffer: quitting asks first.
+        await wait_for(lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
         await wait_for(lambda: not app.is_running, timeout=5)
     assert handle is not None
     assert handle.wait().done_reason == "cancel"
