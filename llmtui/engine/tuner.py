@@ -7,7 +7,9 @@ core busy). llama.cpp takes a new count between two decodes, so the tuner moves 
 model generates, by these signals:
 - the time of each token: two in a row over 1.5x the recent median at this count (load
   arrived: context growth slows tokens by a few percent over hundreds of tokens, load by
-  half or more from one token to the next) start a probe of one thread fewer;
+  half or more from one token to the next) start a probe of one thread fewer, unless the
+  OS counts nothing competing then (a spike: on a VM, a neighbour's burst), when it takes
+  six in a row;
 - at the start of a request, the OS's count of runnable tasks of other processes: the
   count begins at the cores they leave free (the prompt is evaluated at it too);
 - every 8 tokens (the first time two tokens in), that count again (the least of the last
@@ -37,6 +39,7 @@ FIRST_WAIT = 8  # tokens before a probe, doubled after each failed one...
 LONGEST_WAIT = 512  # ...up to this
 HISTORY = 16  # token times kept per count
 DOUBT = 4  # a probe up against the OS count waits this many times longer
+SPIKE = 6  # slow tokens in a row that start a probe down though the OS counts no load
 
 
 @dataclass
@@ -104,7 +107,7 @@ class ThreadTuner:
         self._since += 1
         if typical is not None and ns > SLOW * typical:
             self._slow += 1
-            if self._slow >= 2 and self.current > 1:
+            if self._slow >= 2 and self.current > 1 and not self._spike():
                 # Tokens turned slow at once: fewer threads are measured against the slow ones.
                 slow = list(times)[-2:]
                 times.clear()
@@ -115,6 +118,17 @@ class ThreadTuner:
         if self._since % CHECK == 0:
             return self._check()
         return self.current
+
+    def _spike(self) -> bool:
+        """Whether slow tokens look like a passing spike rather than load: the OS counts
+        nothing competing with us (on a VM, a neighbour's burst or the host's own work
+        slows a few tokens; a probe down was then kept against the slow tokens, and cost
+        ~13 tokens at half speed, up to a few times per 256 idle tokens). Tokens that
+        stay slow start the probe anyway."""
+        if self._slow >= SPIKE:
+            return False
+        others = self._others(False)
+        return others is not None and others == 0
 
     def _check(self) -> int:
         limit = self.limit()
