@@ -1,4 +1,6 @@
-"""Only the TUI may import Textual: the core must run without it (server, CLI, tests)."""
+"""Only the TUI may import Textual: the core must run without it (server, CLI, tests). The
+chat core and the engine's data types import without llama.cpp (loading it takes ~0.25 s):
+a session over a scripted or remote engine, and `llmtui list`, do not pay for it."""
 
 import subprocess
 import sys
@@ -6,10 +8,21 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize(
-    "module", ["llmtui.engine", "llmtui.library", "llmtui.cli", "llmtui.paths", "llmtui.atomic"]
-)
-def test_core_does_not_import_textual(module: str) -> None:
-    code = f"import sys, {module}; print('textual' in sys.modules)"
+def imported(module: str, what: str) -> bool:
+    code = f"import sys, {module}; print({what!r} in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    return out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.cli", "llmtui.paths",
+     "llmtui.atomic"],
+)  # fmt: skip
+def test_core_does_not_import_textual(module: str) -> None:
+    assert not imported(module, "textual")
+
+
+@pytest.mark.parametrize("module", ["llmtui.engine", "llmtui.chat", "llmtui.library"])
+def test_the_chat_core_and_the_engines_types_do_not_load_llama_cpp(module: str) -> None:
+    assert not imported(module, "llama_cpp")

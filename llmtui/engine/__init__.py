@@ -1,6 +1,14 @@
-"""The llama.cpp engine: loaded models on owner threads, events out. No UI here."""
+"""The llama.cpp engine: loaded models on owner threads, events out. No UI here.
 
-from llmtui.engine.engine import DEFAULT_KEEP_ALIVE, Engine, LoadedModel
+The data types (messages, events, options, specs) import without llama.cpp; `Engine`
+loads it (~0.25 s) on first use, so a face that only reads the library, or a test with a
+scripted engine, does not pay for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from llmtui.engine.errors import (
     ContextOverflow,
     EngineError,
@@ -10,10 +18,23 @@ from llmtui.engine.errors import (
     OptionError,
 )
 from llmtui.engine.events import Chunk, Done, Event, Failed, LiveStats, Notice, Perf
+from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
+from llmtui.engine.message import Message
 from llmtui.engine.options import DEFAULTS, OPTION_DOCS, Options
-from llmtui.engine.prompt import Message
 from llmtui.engine.request import RequestHandle
 from llmtui.engine.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from llmtui.engine.engine import Engine
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Engine":
+        from llmtui.engine import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULTS",

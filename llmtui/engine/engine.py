@@ -11,7 +11,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +21,13 @@ from llmtui.engine import system
 from llmtui.engine import threadpool as threadpool_api
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
+from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
+from llmtui.engine.message import Message
 from llmtui.engine.native import SharedThread, openmp_build, run_inline
 from llmtui.engine.options import DEFAULTS, Options, environment_options
-from llmtui.engine.prompt import Message
 from llmtui.engine.request import Job, RequestHandle
 from llmtui.engine.spec import ModelSpec
 from llmtui.engine.worker import ModelWorker
-
-DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Ollama's 5m
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model in memory, as `llmtui ps` shows it."""
-
-    name: str
-    path: Path
-    size: int
-    context_size: int
-    backend: str
-    gpu_layers: int
-    layers: int
-    expires_at: float | None  # time.monotonic() deadline; None while busy or kept forever
 
 
 def detect_backend() -> str:
@@ -149,6 +133,7 @@ class Engine:
         *,
         keep_alive: float = DEFAULT_KEEP_ALIVE,
         on_event: Callable[[Event], None] | None = None,
+        watch: Callable[[Event], None] | None = None,
         ignore_eos: bool = False,
     ) -> RequestHandle:
         """Answer the last message of a conversation, through the model's chat template."""
@@ -161,6 +146,7 @@ class Engine:
                 ignore_eos=ignore_eos,
             ),
             on_event,
+            watch,
         )
 
     def generate(
@@ -171,6 +157,7 @@ class Engine:
         *,
         keep_alive: float = DEFAULT_KEEP_ALIVE,
         on_event: Callable[[Event], None] | None = None,
+        watch: Callable[[Event], None] | None = None,
         ignore_eos: bool = False,
     ) -> RequestHandle:
         """Continue `prompt` as plain text (no chat template)."""
@@ -183,6 +170,7 @@ class Engine:
                 ignore_eos=ignore_eos,
             ),
             on_event,
+            watch,
         )
 
     def load(
@@ -262,8 +250,13 @@ class Engine:
 
     # -- the workers' side --------------------------------------------------------------
 
-    def _submit(self, job: Job, on_event: Callable[[Event], None] | None) -> RequestHandle:
-        handle = RequestHandle(job, on_event)
+    def _submit(
+        self,
+        job: Job,
+        on_event: Callable[[Event], None] | None,
+        watch: Callable[[Event], None] | None = None,
+    ) -> RequestHandle:
+        handle = RequestHandle(job, on_event, watch)
         with self._lock:
             worker = self._workers.get(job.spec.name)
             if worker is None or worker.retired:

@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import jinja2
 import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-Role = Literal["system", "user", "assistant"]
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedPrompt:
-    text: str
-    stop: tuple[str, ...]
-    # Whether the text already holds the model's special tokens (BOS), so none is added.
-    has_special: bool
-
-
-class PromptTemplate(Protocol):
-    """Anything that renders a conversation into a prompt (a Modelfile's Go template...)."""
-
-    def render(self, messages: Sequence[Message]) -> RenderedPrompt: ...
+from llmtui.engine.message import Message, RenderedPrompt
 
 
 class TemplateTooCostly(ValueError):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from llmtui.engine.errors import EngineError
 from llmtui.engine.events import Done, Event, Failed
+from llmtui.engine.message import Message
 from llmtui.engine.options import Options
-from llmtui.engine.prompt import Message
 from llmtui.engine.spec import ModelSpec
 
 
@@ -32,11 +32,19 @@ class RequestHandle:
     """Lets the caller follow, wait for, or cancel one request.
 
     Events go to `on_event` (called on the model's thread: hand them on, do not block), or,
-    without a callback, into a queue that `events()` drains from any thread."""
+    without a callback, into a queue that `events()` drains from any thread. `watch`, when
+    given, sees each event first, on the model's thread: a chat session records its turn
+    there, whichever way its face follows the reply."""
 
-    def __init__(self, job: Job, on_event: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        job: Job,
+        on_event: Callable[[Event], None] | None = None,
+        watch: Callable[[Event], None] | None = None,
+    ) -> None:
         self.job = job
         self._callback = on_event
+        self._watch = watch
         self._queue: queue.SimpleQueue[Event] | None = None if on_event else queue.SimpleQueue()
         self._cancel = threading.Event()
         self._finished = threading.Event()
@@ -53,6 +61,8 @@ class RequestHandle:
         return self._cancel.is_set()
 
     def emit(self, event: Event) -> None:
+        if self._watch is not None:
+            self._watch(event)
         if isinstance(event, Done | Failed):
             self.result = event
         if self._callback is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmtui.engine.prompt import Message, PromptTemplate
+from llmtui.engine.message import Message, PromptTemplate
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,9 @@ from llmtui.engine.errors import (
 from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
 from llmtui.engine.gguf import GGUFHeader, check_adapter, read_header
 from llmtui.engine.llamalog import LOG
+from llmtui.engine.message import Message, PromptTemplate, RenderedPrompt
 from llmtui.engine.options import Options
-from llmtui.engine.prompt import (
-    Message,
-    PromptTemplate,
-    RenderedPrompt,
-    TemplatePrompt,
-    TranscriptPrompt,
-)
+from llmtui.engine.prompt import TemplatePrompt, TranscriptPrompt
 from llmtui.engine.request import RequestHandle
 from llmtui.engine.sampler import Sampler
 from llmtui.engine.spec import ModelSpec

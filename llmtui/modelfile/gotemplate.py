@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmtui.engine.prompt import Message, RenderedPrompt
+from llmtui.engine.message import Message, RenderedPrompt
 
 
 class TemplateError(Exception):

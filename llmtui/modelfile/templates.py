@@ -6,7 +6,7 @@ import re
 
 import jinja2
 
-from llmtui.engine.prompt import BoundedJinjaFormatter, PromptTemplate
+from llmtui.engine.message import PromptTemplate
 from llmtui.modelfile.gotemplate import GoTemplate, TemplateError
 
 # Jinja's statements, or its names for the conversation: Go templates have neither.
@@ -29,6 +29,10 @@ def compile_template(source: str) -> str | PromptTemplate:
     template that could not render, so that it fails at `create`, not in a chat."""
     if not is_jinja(source):
         return GoTemplate(source)
+    # Here, not at the top: the formatter is llama-cpp-python's, which loads llama.cpp, and
+    # reading the library must not (`llmtui list`, scripted-engine tests).
+    from llmtui.engine.prompt import BoundedJinjaFormatter
+
     try:
         BoundedJinjaFormatter(source, eos_token="</s>", bos_token="<s>")(messages=_SAMPLE)
     except jinja2.TemplateSyntaxError as error:
