@@ -17,13 +17,15 @@ import pytest
 from conftest import script
 
 from llmtui import library
-from llmtui.cli.chat import ChatSession, interactive, read_message
+from llmtui.chat import ChatSession
+from llmtui.cli.chat import LineChat, interactive, read_message
 from llmtui.engine import Engine
 from llmtui.engine.system import physical_cores
 
 
-def session(engine: Engine) -> ChatSession:
-    return ChatSession(engine, library.find("smollm2"), io.StringIO(), io.StringIO(), verbose=True)
+def session(engine: Engine) -> LineChat:
+    model = library.find("smollm2")
+    return LineChat(ChatSession(engine, model), io.StringIO(), io.StringIO(), verbose=True)
 
 
 def test_parameters_system_and_clear(engine: Engine) -> None:
@@ -61,8 +63,8 @@ def test_parameters_system_and_clear(engine: Engine) -> None:
     if engine.backend == "CPU":
         assert re.search(rf"threads:\s+[1-{cores}] of {cores}, adapting to load\n", err)
         assert re.search(rf"threads\s+[1-{cores}] of {cores}, adapting to load\n", out)
-    assert chat.history == []
-    assert chat.options == {"temperature": 0.0, "num_predict": 5, "stop": ("<end>", "###")}
+    assert chat.session.turns == []
+    assert chat.session.options == {"temperature": 0.0, "num_predict": 5, "stop": ("<end>", "###")}
 
 
 def test_bad_commands_are_explained(engine: Engine) -> None:
@@ -86,7 +88,7 @@ def test_bad_commands_are_explained(engine: Engine) -> None:
     assert "Usage: /show info | parameters | system" in out
     assert re.search(r"architecture\s+llama", out)
     assert re.search(r"backend\s+not loaded yet", out)
-    assert chat.options == {}
+    assert chat.session.options == {}
 
 
 def test_ctrl_c_at_the_prompt_does_not_leave(engine: Engine) -> None:

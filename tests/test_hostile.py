@@ -23,7 +23,8 @@ import pytest
 from conftest import script, tiny_gguf
 
 from llmtui import library
-from llmtui.cli.chat import ChatSession, interactive
+from llmtui.chat import ChatSession
+from llmtui.cli.chat import LineChat, interactive
 from llmtui.engine import (
     Engine,
     EngineError,
@@ -48,7 +49,9 @@ HOSTILE_NAMES = [
 ]  # fmt: skip
 
 
-def run(home: Path, *args: str | bytes, stdin: bytes = b"", timeout: float = 180) -> subprocess.CompletedProcess[bytes]:
+def run(
+    home: Path, *args: str | bytes, stdin: bytes = b"", timeout: float = 180
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "llmtui", *args], input=stdin, capture_output=True,
         timeout=timeout, env={**os.environ, "LLMTUI_HOME": str(home)},
@@ -98,7 +101,7 @@ def test_the_cli_and_the_chat_refuse_a_climbing_name(
     for args in (("create", climbing, "-f", str(modelfile)), ("cp", "smollm2:135m", climbing)):
         assert "is not a model name" in one_line_error(run(home, *args))
     out = io.StringIO()
-    chat = ChatSession(engine, library.find("smollm2:135m"), out, io.StringIO())
+    chat = LineChat(ChatSession(engine, library.find("smollm2:135m")), out, io.StringIO())
     assert interactive(chat, script(f"/save {climbing}", "/bye")) == 0
     assert "Couldn't save the model" in out.getvalue()
     assert "is not a model name" in out.getvalue()
@@ -154,7 +157,11 @@ def patched(source: Path, target: Path, key: bytes, value: int) -> Path:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        (b"llama.block_count", 1000, "says it has 1000 layers (llama.block_count) but its tensors hold 30"),
+        (
+            b"llama.block_count",
+            1000,
+            "says it has 1000 layers (llama.block_count) but its tensors hold 30",
+        ),
         (b"llama.block_count", 29, "says it has 29 layers"),
         (b"llama.embedding_length", 4096, "says its embeddings are 4096 wide"),
     ],
@@ -298,7 +305,10 @@ def test_a_prompt_that_is_not_utf8_is_answered_with_one_warning(home: Path) -> N
         result = run(home, "run", "smollm2:135m", "--keepalive", "0", *args, stdin=stdin)
         assert result.returncode == 0, result.stderr[-2000:]
         err = result.stderr.decode()
-        assert err.strip() == "llmtui: the prompt is not valid UTF-8; bytes that are not were replaced by \ufffd"
+        assert (
+            err.strip()
+            == "llmtui: the prompt is not valid UTF-8; bytes that are not were replaced by \ufffd"
+        )
         assert result.stdout.strip()
 
 
@@ -348,9 +358,7 @@ def test_a_template_that_raises_only_at_chat_time_is_one_line(home: Path, tmp_pa
         ("FROM smollm2:135m\nPARAMETER num_ctx -5\n", "between 1 and"),
     ],
 )
-def test_bad_modelfiles_are_one_line(
-    modelfile: str, says: str, home: Path, tmp_path: Path
-) -> None:
+def test_bad_modelfiles_are_one_line(modelfile: str, says: str, home: Path, tmp_path: Path) -> None:
     path = tmp_path / "Modelfile"
     path.write_text(modelfile)
     assert says in one_line_error(run(home, "create", "bad", "-f", str(path)), lines=3)

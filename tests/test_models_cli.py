@@ -12,7 +12,8 @@ import pytest
 from conftest import GREEDY, script
 
 from llmtui import library
-from llmtui.cli.chat import ChatSession, interactive
+from llmtui.chat import ChatSession
+from llmtui.cli.chat import LineChat, interactive
 from llmtui.engine import Engine, Message
 from llmtui.library.store import Store
 
@@ -201,7 +202,7 @@ def test_damaged_manifest_is_reported_not_fatal(private_home: Path) -> None:
 
 def test_save_and_load_in_the_chat(engine: Engine) -> None:
     out = io.StringIO()
-    chat = ChatSession(engine, library.find("smollm2"), out, io.StringIO())
+    chat = LineChat(ChatSession(engine, library.find("smollm2")), out, io.StringIO())
     interactive(chat, script(
         "/set system You speak like a robot.",
         "/set parameter temperature 0",

@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from llmtui import __version__
+from llmtui.chat import ChatSession, SessionError
 from llmtui.cli import library, models
-from llmtui.cli.chat import ChatSession, interactive
+from llmtui.cli.chat import LineChat, interactive
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _dispatch(args)
         sys.stdout.flush()  # here, where a full disk is one line, not at exit
         return status
-    except (UnknownModel, EngineError, OptionError, InvalidName) as error:
+    except (UnknownModel, EngineError, OptionError, InvalidName, SessionError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
@@ -183,30 +184,24 @@ def _run(args: argparse.Namespace) -> int:
     # The settings' [parameters] sit under every chat, as in the workbench.
     engine = Engine(check_memory=not args.no_memory_check, default_options=user.parameters)
     try:
-        session = ChatSession(
-            engine,
-            model,
-            sys.stdout,
-            sys.stderr,
-            verbose=args.verbose,
-            keep_alive=parse_keep_alive(args.keepalive),
-        )
+        session = ChatSession(engine, model, keep_alive=parse_keep_alive(args.keepalive))
+        chat = LineChat(session, sys.stdout, sys.stderr, verbose=args.verbose)
         prompt = " ".join(_decoded(os.fsencode(word)) for word in args.prompt)
         if not sys.stdin.isatty():
             stream = getattr(sys.stdin, "buffer", None)  # none when a test gives it text
             piped = _decoded(stream.read()) if stream else sys.stdin.read()
             prompt = f"{prompt}\n\n{piped}" if prompt else piped
         if not prompt.strip():
-            return interactive(session)
+            return interactive(chat)
         if session.has_template():
-            done = session.ask(prompt)
+            done = chat.ask(prompt)
         else:
             print(
                 f"{model.name} has no chat template (a completion model): "
                 "continuing your prompt as plain text.",
                 file=sys.stderr,
             )
-            done = session.complete(prompt)
+            done = chat.complete(prompt)
         return 130 if done.done_reason == "cancel" else 0
     finally:
         engine.close()

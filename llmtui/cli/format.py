@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from llmtui.engine import Done
 from llmtui.engine.memory import human_bytes as human_size
-from llmtui.library.metadata import ModelInfo
 
 __all__ = [
     "ago",
-    "count",
     "duration",
     "human_size",
-    "model_rows",
-    "parameter_lines",
     "table",
     "timings",
 ]
@@ -77,34 +72,3 @@ def timings(done: Done) -> str:
             f"eval rate:            {done.eval_rate:.2f} tokens/s",
         ]
     )
-
-
-def model_rows(info: ModelInfo) -> list[tuple[str, str]]:
-    """A GGUF's facts as `show` and the chat's /show info print them."""
-    return [
-        ("architecture", info.architecture),
-        ("parameters", count(info.parameters)),
-        ("context length", str(info.context_length)),
-        ("embedding length", str(info.embedding_length)),
-        ("quantization", info.quantization),
-        ("chat template", "yes" if info.has_chat_template else "none (completion model)"),
-        ("vision", "yes" if info.has_vision else "no"),
-    ]
-
-
-def count(n: int) -> str:
-    """Parameter counts as model cards give them: 134.5M, 2.7B."""
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
-
-
-def parameter_lines(parameters: Iterable[tuple[str, Any]]) -> list[str]:
-    """`name  value` lines as `ollama show --parameters` prints them: text quoted, and one
-    line per item of a list (stop)."""
-    lines = []
-    for name, value in parameters:
-        for item in value if isinstance(value, tuple | list) else (value,):
-            lines.append(f"{name:<20}{item!r}" if isinstance(item, str) else f"{name:<20}{item}")
-    return lines

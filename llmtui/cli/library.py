@@ -13,6 +13,7 @@ from llmtui import settings
 from llmtui.cli import format as fmt
 from llmtui.engine import system
 from llmtui.library import list_models
+from llmtui.library.describe import count
 from llmtui.library.hub import HubError, pull, repo_files, search
 
 
@@ -48,7 +49,7 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
                 m.id,
                 fmt.human_size(m.size),
                 m.source + (" (hidden)" if m.hidden else ""),
-                fmt.count(m.info.parameters) if m.info and not m.broken else "-",
+                count(m.info.parameters) if m.info and not m.broken else "-",
                 m.info.quantization if m.info and not m.broken else "-",
                 m.fit(user.num_ctx, available, kv_type),
                 fmt.ago(m.modified),
