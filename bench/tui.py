@@ -21,8 +21,12 @@ renders every frame to escape sequences exactly as for a terminal; the bench cou
 --threads 0,1,2 compares the adapting count (0) with fixed ones: the summary gives the
 workbench's tokens/s adapting against the best fixed count under the same load.
 
+--store streams each round once more with conversations kept (the reply written to
+SQLite every half second, off the UI thread), and compares the UI thread's CPU over the
+whole reply with them kept and not (goal: the same within the rounds' noise).
+
     python bench/tui.py [--tokens 2000] [--rounds 2] [--threads 1,2] [--profile FILE]
-                        [--replay TOK_S [--history N]] [--busy]
+                        [--replay TOK_S [--history N]] [--busy] [--store]
 """
 
 from __future__ import annotations
@@ -64,6 +68,11 @@ class Trace:
         wall = max(1e-9, w1 - w0)
         return (c1 - c0) / tokens, (c1 - c0) / wall, (b1 - b0) / tokens, tokens / wall
 
+    def cpu_share(self) -> float:
+        """The UI thread's CPU over the whole reply, as a share of a core."""
+        (_, w0, c0, _), (_, w1, c1, _) = self.samples[0], self.samples[-1]
+        return (c1 - c0) / max(1e-9, w1 - w0)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -76,6 +85,9 @@ def main() -> int:
     )
     parser.add_argument("--profile", metavar="FILE", help="pyinstrument the UI thread into FILE")
     parser.add_argument("--busy", action="store_true", help="one core busy throughout")
+    parser.add_argument(
+        "--store", action="store_true", help="also stream with conversations kept (SQLite)"
+    )
     parser.add_argument(
         "--replay",
         type=float,
@@ -101,6 +113,7 @@ def main() -> int:
 
     from llmtui import library
     from llmtui.engine import Done, Engine, Message
+    from llmtui.settings import Settings
     from llmtui.tui.app import Workbench
     from llmtui.tui.bridge import frame_interval
     from llmtui.tui.chat import PromptInput, Reply, Transcript
@@ -129,15 +142,18 @@ def main() -> int:
 
     replies: list[Done] = []
 
-    def alone(engine: Engine, round_no: int) -> float:
+    def alone(engine: Engine, round_no: int, opts: dict[str, Any]) -> float:
         messages = [Message("user", f"(take {round_no}) {prompt}")]
-        replies.append(engine.chat(spec, messages, ignore_eos=True).wait())
+        replies.append(engine.chat(spec, messages, opts, ignore_eos=True).wait())
         return replies[-1].eval_rate
 
-    async def with_ui(engine: Engine, round_no: int, frame: float, keys: bool) -> Trace:
+    async def with_ui(
+        engine: Engine, round_no: int, frame: float, keys: bool, opts: dict[str, Any],
+        keep: bool = False,
+    ) -> Trace:  # fmt: skip
         trace = Trace()
-        app = Workbench("smollm2:135m", engine=engine)
-        app.frame = frame or app.frame
+        settings = Settings(parameters=opts, keep_chats=keep, frame_ms=round(frame * 1000))
+        app = Workbench("smollm2:135m", engine=engine, settings=settings)
         chat = engine.chat
         engine.chat = lambda *a, **k: chat(*a, **{**k, "ignore_eos": True})  # type: ignore[method-assign]
         async with app.run_test(size=(160, 45)) as pilot:
@@ -147,18 +163,18 @@ def main() -> int:
             trace.samples.append((0, time.perf_counter(), time.thread_time(), written[0]))
             await pilot.press("enter")
             next_key = time.perf_counter() + 0.5
-            while app.handle is None or app.handle.result is None:
-                reply = app.reply
+            while app.chat.handle is None or app.chat.handle.result is None:
+                reply = app.chat.reply
                 now = time.perf_counter()
                 if reply is not None:
                     trace.samples.append((len(reply.text), now, time.thread_time(), written[0]))
-                if now >= next_key and app.reply is not None and not pending and keys:
+                if now >= next_key and app.chat.reply is not None and not pending and keys:
                     pending.append((now, field_.text, field_, trace.latencies))
                     app.post_message(events.Key("x", "x"))
                     next_key = now + 0.25
                 await asyncio.sleep(0.2)
             pending.clear()
-            done = app.handle.result
+            done = app.chat.handle.result
             assert isinstance(done, Done), done
             trace.rate = done.eval_rate
             # The tenths end at the last frame streamed: the reply's one full render at the
@@ -170,7 +186,7 @@ def main() -> int:
     async def replay(text: str, tokens: int, rate: float) -> list[tuple[float, float]]:
         """(UI CPU share, bytes per token) in each tenth of `text` written at `rate` tok/s,
         a frame at a time, after the same text as an earlier reply."""
-        app = Workbench("smollm2:135m", engine=Engine())
+        app = Workbench("smollm2:135m", engine=Engine(), settings=Settings(keep_chats=False))
         tenths: list[tuple[float, float]] = []
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause(0.5)
@@ -215,24 +231,30 @@ def main() -> int:
         load.enter_context(spinning(3600))
     summary: dict[int, float] = {}  # median tok/s with the UI, by thread count (0: adapting)
     for threads, frame in ((t, f) for t in thread_choices for f in frame_choices):
-        engine = Engine(default_options=options(threads or None))
-        alone(engine, 0)  # load outside the timings
+        engine = Engine()
+        opts = options(threads or None)
+        alone(engine, 0, opts)  # load outside the timings
         ratios, rates, traces = [], [], []
         typed_ratios, typed = [], []
+        kept: list[tuple[float, float]] = []  # UI CPU share: (conversations kept, not)
         for round_no in range(1, args.rounds + 1):
-            base = alone(engine, round_no)
+            base = alone(engine, round_no, opts)
             if args.profile:
                 from pyinstrument import Profiler
 
                 with Profiler(async_mode="disabled") as profiler:
-                    trace = asyncio.run(with_ui(engine, round_no, frame, keys=False))
+                    trace = asyncio.run(with_ui(engine, round_no, frame, False, opts))
                 Path(args.profile).write_text(profiler.output_text(show_all=True, unicode=False))
                 print(f"profile of the UI thread in {args.profile}")
             else:
-                trace = asyncio.run(with_ui(engine, round_no, frame, keys=False))
+                trace = asyncio.run(with_ui(engine, round_no, frame, False, opts))
             if not args.no_keys:
-                typed.append(asyncio.run(with_ui(engine, round_no + 200, frame, keys=True)))
-            base = (base + alone(engine, round_no + 100)) / 2
+                typed.append(asyncio.run(with_ui(engine, round_no + 200, frame, True, opts)))
+            if args.store:
+                stored = asyncio.run(with_ui(engine, round_no + 300, frame, False, opts, True))
+                kept.append((stored.cpu_share(), trace.cpu_share()))
+                print(f"  kept: UI CPU {kept[-1][0]:.1%} of a core, not kept {kept[-1][1]:.1%}")
+            base = (base + alone(engine, round_no + 100, opts)) / 2
             ratios.append(trace.rate / base)
             rates.append(trace.rate)
             traces.append(trace)
@@ -276,6 +298,10 @@ def main() -> int:
         # the engine slows and each frame carries fewer tokens.
         speed = [statistics.median(t.tenth(i)[3] for t in traces) for i in tenths]
         print("                         tok/s " + " ".join(f"{r:.0f}" for r in speed) + "\n")
+        if kept:
+            on, off = (statistics.median(k[i] for k in kept) for i in (0, 1))
+            print(f"  (6) UI thread CPU, conversations kept / not: {on:.1%} / {off:.1%} "
+                  f"(rounds: {', '.join(f'{a:.1%}/{b:.1%}' for a, b in kept)})\n")  # fmt: skip
         summary[threads] = statistics.median(rates)
     load.close()
     if len(summary) > 1 and 0 in summary:

@@ -37,6 +37,9 @@ class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
     """Workbench keys by binding id, e.g. {"chat.stop" = "ctrl+c"}; `?` lists the ids."""
 
+    keep_chats: bool = True
+    """Keep every conversation (in the data dir's conversations.db) to continue it later."""
+
     frame_ms: int = 0
     """Milliseconds between repaints of a streaming reply (20-1000); 0 picks 60, or 100 on a
     machine of two cores that the model's threads fill."""
@@ -94,6 +97,10 @@ def load(path: Path | None = None) -> tuple[Settings, list[str]]:
                     values[key] = value
                     continue
                 problems.append(f"{path}: frame_ms {value} is not 0 or 20-1000; using 0")
+                continue
+        elif isinstance(default, bool):
+            if isinstance(value, bool):
+                values[key] = value
                 continue
         elif isinstance(value, type(default)) and not isinstance(value, bool):
             values[key] = value

@@ -29,6 +29,9 @@ def test_frames_are_slower_where_the_ui_takes_the_models_cpu(
     assert bridge.frame_interval(40) == 0.04
 
 
-def test_the_workbench_repaints_at_the_settings_frame(engine: Engine) -> None:
-    assert app_for(engine, Settings(frame_ms=150)).frame == 0.15
-    assert app_for(engine).frame == bridge.frame_interval()
+async def test_the_workbench_repaints_at_the_settings_frame(engine: Engine) -> None:
+    for settings, frame in ((Settings(frame_ms=150, keep_chats=False), 0.15),
+                            (None, bridge.frame_interval())):  # fmt: skip
+        app = app_for(engine, settings)
+        async with app.run_test():
+            assert app.chat.frame == frame

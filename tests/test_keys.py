@@ -14,7 +14,7 @@ import asyncio
 import pytest
 from textual import events
 from textual.app import App
-from workbench import app_for, burst, sent_before, wait_for
+from workbench import app_for, burst, history, sent_before, wait_for
 
 from llmtui.engine import Engine
 from llmtui.tui import overrides
@@ -30,9 +30,9 @@ async def test_a_prompt_typed_in_one_burst_is_sent_whole(engine: Engine) -> None
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         burst(app, *PROMPT, "enter")
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause()
-        assert app.history[0].content == PROMPT
+        assert history(app)[0].content == PROMPT
         assert app.query_one(PromptInput).text == ""
 
 
@@ -68,9 +68,9 @@ async def test_history_recall_in_a_burst_sends_the_recalled_prompt(engine: Engin
         burst(app, "up", "up", "enter")
         # Sent is enough: a reply at Ollama's default sampling may run to the end of the
         # context (over a minute on a busy 2-core machine).
-        await wait_for(lambda: app.handle is not None)
+        await wait_for(lambda: app.chat.handle is not None)
         await pilot.pause()
-        assert app.history[0].content == "Say one."
+        assert history(app)[0].content == "Say one."
         await pilot.press("escape")
 
 
@@ -83,8 +83,10 @@ async def test_an_editor_change_typed_with_f7_in_one_burst_reaches_the_chat(
         editor = app.query_one("#modelfile", ModelfileEditor)
         editor.move_cursor(editor.document.end)
         burst(app, "enter", *"SYSTEM Be a pirate.", "f7")
-        await wait_for(lambda: app.spec is not None and app.spec.system is not None, 5)
-        assert app.spec is not None and app.spec.system == "Be a pirate."
+        await wait_for(
+            lambda: app.session.spec is not None and app.session.spec.system is not None, 5
+        )
+        assert app.session.spec is not None and app.session.spec.system == "Be a pirate."
 
 
 async def test_a_key_whose_widget_goes_away_holds_up_the_next_keys_briefly(

@@ -49,3 +49,12 @@ def test_a_context_size_out_of_range_is_reported(tmp_path: Path) -> None:
         loaded, problems = settings.load(path)
         assert loaded.num_ctx == 4096
         assert len(problems) == 1 and "num_ctx" in problems[0] and "using 4096" in problems[0]
+
+
+def test_keep_chats_is_a_boolean(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("keep_chats = false\n")
+    assert settings.load(path) == (settings.Settings(keep_chats=False), [])
+    path.write_text('keep_chats = "no"\n')
+    loaded, problems = settings.load(path)
+    assert loaded.keep_chats and "wrong type" in problems[0]

@@ -10,7 +10,7 @@ import pytest
 from textual.content import Content
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
-from workbench import app_for, ask, say, wait_for
+from workbench import app_for, ask, history, say, wait_for
 
 from llmtui.engine import Engine
 from llmtui.settings import Settings
@@ -39,7 +39,7 @@ async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engin
 async def test_library_opens_on_the_chat_model_and_judges_fit_at_the_settings_num_ctx(
     engine: Engine,
 ) -> None:
-    app = app_for(engine, Settings(num_ctx=2_000_000))
+    app = app_for(engine, Settings(num_ctx=2_000_000, keep_chats=False))
     async with app.run_test(size=(160, 45)) as pilot:
         library = app.query_one(LibraryPane)
         await wait_for(lambda: library.models)
@@ -61,7 +61,7 @@ async def test_chat_streams_a_reply_with_stats(engine: Engine) -> None:
         await pilot.pause(0.2)
         reply = app.query_one(Reply)
         assert "tok/s" in str(reply.stats.render())
-        assert app.history[-1].role == "assistant" and app.history[-1].content
+        assert history(app)[-1].role == "assistant" and history(app)[-1].content
         assert app.query_one(StatsPane).last_done is not None
 
 
@@ -69,12 +69,12 @@ async def test_escape_stops_the_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 45)) as pilot:
         await say(pilot, "Write a very long story about a dragon.")
-        await wait_for(lambda: app.reply is not None and app.reply.text)
+        await wait_for(lambda: app.chat.reply is not None and app.chat.reply.text)
         # While a reply streams, what lived before it is out of the collector's way...
         assert gc.get_freeze_count() > 0
         await pilot.press("escape")
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
-        assert app.handle.result.done_reason == "cancel"  # type: ignore[union-attr]
+        await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
+        assert app.chat.handle.result.done_reason == "cancel"  # type: ignore[union-attr]
         # ...and back in it once the reply ends, however it ends.
         await wait_for(lambda: gc.get_freeze_count() == 0)
 
@@ -162,7 +162,7 @@ def test_bad_user_theme_is_reported_and_skipped(tmp_path: Path) -> None:
 
 
 async def test_screenshot_light_theme_from_settings(engine: Engine) -> None:
-    app = app_for(engine, Settings(theme="paper-light"))
+    app = app_for(engine, Settings(theme="paper-light", keep_chats=False))
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause(0.5)
         assert app.theme == "paper-light"
@@ -175,11 +175,11 @@ async def test_screenshot_of_a_chat_mid_reply(engine: Engine) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await say(pilot, "/set parameter num_predict 500", "/set parameter temperature 0")
         await say(pilot, "Explain how a bicycle works, with a short Python example.")
-        await wait_for(lambda: app.reply is not None and len(app.reply.text) > 600)
+        await wait_for(lambda: app.chat.reply is not None and len(app.chat.reply.text) > 600)
         path = app.save_screenshot(filename="chat-mid-reply.svg", path=str(SCREENSHOTS))
         assert app.streaming  # taken while the reply streams
         app.action_stop()
-        await wait_for(lambda: app.history and app.history[-1].role == "assistant")
+        await wait_for(lambda: history(app) and history(app)[-1].role == "assistant")
         assert "bicycle" in Path(path).read_text()
 
 
@@ -239,13 +239,17 @@ async def test_screenshot_of_the_key_help(engine: Engine) -> None:
 
 
 async def test_screenshot_of_the_transcript_cursor_after_a_model_switch(engine: Engine) -> None:
-    app = app_for(engine, Settings(parameters={"temperature": 0, "seed": 1}))
+    app = app_for(engine, Settings(parameters={"temperature": 0, "seed": 1}, keep_chats=False))
     async with app.run_test(size=(160, 45)) as pilot:
         await ask(pilot, app, "Say hi in five words.")
         await say(pilot, "/load gemma3:270m")
-        await wait_for(lambda: app.model is not None and app.model.name == "gemma3:270m", 10)
+        await wait_for(
+            lambda: app.session.model is not None and app.session.model.name == "gemma3:270m", 10
+        )
         await say(pilot, "/load smollm2:135m")
-        await wait_for(lambda: app.model is not None and app.model.name == "smollm2:135m", 10)
+        await wait_for(
+            lambda: app.session.model is not None and app.session.model.name == "smollm2:135m", 10
+        )
         await ask(pilot, app, "Say bye in five words.")
         await pilot.press("f3", "up", "up", "up")  # the cursor on the first reply
         await pilot.pause(0.3)

@@ -9,13 +9,14 @@ from hubserver import FakeHub
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 from textual.widgets.markdown import MarkdownFence
-from workbench import app_for, ask, notes, say, wait_for
+from workbench import app_for, ask, history, notes, say, wait_for
 
 from llmtui import drafts, library
+from llmtui.chat import Outcome
 from llmtui.engine import Engine
 from llmtui.settings import Settings
 from llmtui.tui.app import PALETTE_ONLY, Workbench
-from llmtui.tui.chat import PromptInput, Reply, Transcript, UserTurn
+from llmtui.tui.chat import Note, PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ERROR, ModelfileEditor
 from llmtui.tui.library import LibraryPane
@@ -28,12 +29,12 @@ async def test_regenerate_replaces_the_last_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, app, "Name a fruit.")
-        first = app.handle
+        first = app.chat.handle
         await pilot.press("ctrl+r")
-        await wait_for(lambda: app.handle is not first and app.handle.result is not None)  # type: ignore[union-attr]
+        await wait_for(lambda: app.chat.handle is not first and app.chat.handle.result is not None)  # type: ignore[union-attr]
         await pilot.pause()
-        assert [m.role for m in app.history] == ["user", "assistant"]
-        assert app.history[0].content == "Name a fruit."
+        assert [m.role for m in history(app)] == ["user", "assistant"]
+        assert history(app)[0].content == "Name a fruit."
         assert len(app.query(UserTurn)) == 1 and len(app.query(Reply)) == 1
 
 
@@ -44,13 +45,13 @@ async def test_edit_and_resend_the_last_prompt(engine: Engine) -> None:
         await pilot.press("ctrl+t")
         await pilot.pause()
         prompt = app.query_one(PromptInput)
-        assert prompt.text == "Name a fruit." and app.history == []
+        assert prompt.text == "Name a fruit." and history(app) == []
         assert not app.query(UserTurn) and not app.query(Reply)
-        first = app.handle
+        first = app.chat.handle
         await pilot.press("backspace", *" and a colour.")
         await pilot.press("enter")
-        await wait_for(lambda: app.handle is not first and app.handle.result is not None)  # type: ignore[union-attr]
-        assert app.history[0].content == "Name a fruit and a colour."
+        await wait_for(lambda: app.chat.handle is not first and app.chat.handle.result is not None)  # type: ignore[union-attr]
+        assert history(app)[0].content == "Name a fruit and a colour."
 
 
 async def test_regenerate_with_nothing_to_regenerate_says_so(engine: Engine) -> None:
@@ -59,7 +60,7 @@ async def test_regenerate_with_nothing_to_regenerate_says_so(engine: Engine) -> 
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert "there is no reply to take back yet" in notes(app)
-        assert app.handle is None
+        assert app.chat.handle is None
 
 
 async def test_copy_a_reply_and_a_code_block_by_osc52(engine: Engine) -> None:
@@ -94,26 +95,35 @@ async def test_copy_a_reply_and_a_code_block_by_osc52(engine: Engine) -> None:
         assert app.clipboard.startswith("Here:")
 
 
-async def test_slash_commands_set_system_and_parameters_through_the_buffer(
-    engine: Engine,
-) -> None:
+async def test_slash_commands_set_system_and_parameters_on_the_chat(engine: Engine) -> None:
+    """As in `llmtui run` (and Ollama): /set changes the chat, over the model's own
+    Modelfile, which the editor keeps showing as it is; the chat's border says what is set."""
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
+        buffer = app.query_one(ModelfileEditor).text
         await say(pilot, "/set parameter temperature 0.25")
         await say(pilot, "/set system You answer in French.")
         await pilot.pause()
-        buffer = app.query_one(ModelfileEditor).text
-        assert "PARAMETER temperature 0.25" in buffer and "SYSTEM" in buffer
-        assert app.spec is not None and app.spec.options["temperature"] == 0.25
-        assert app.spec.system == "You answer in French."
+        assert app.session.options == {"temperature": 0.25}
+        assert app.session.system == "You answer in French."
+        assert app.query_one(ModelfileEditor).text == buffer
+        assert "temperature 0.25" in str(app.chat.border_subtitle)
+        await say(pilot, "/show modelfile")
+        await pilot.pause()
+        shown = app.query(Note).last().text
+        assert "PARAMETER temperature 0.25" in shown and "You answer in French." in shown
         await say(pilot, "/set parameter temprature 1")
         await say(pilot, "/frobnicate")
         await pilot.pause()
         said = notes(app)
-        assert any("unknown option 'temprature'" in n for n in said)
-        assert any("/set system TEXT" in n for n in said)
+        assert (
+            "Couldn't set parameter: unknown option 'temprature' (did you mean temperature?)"
+            in said
+        )
+        assert "Unknown command '/frobnicate'. Type /? for help" in said
         await ask(pilot, app, "Hello!")  # still answering, with the new settings
-        assert app.history[-1].role == "assistant"
+        assert history(app)[-1].role == "assistant"
+        assert app.chat.handle is not None and app.chat.handle.job.options.temperature == 0.25
 
 
 async def test_prompt_over_the_context_is_a_notification(engine: Engine) -> None:
@@ -122,13 +132,20 @@ async def test_prompt_over_the_context_is_a_notification(engine: Engine) -> None
         await say(pilot, "/set parameter num_ctx 64")
         app.query_one(PromptInput).text = "tell me " * 300
         await pilot.press("enter")
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause()
         assert any("num_ctx" in n for n in notes(app))
-        assert app.history == []
+        # The failed turn stays on screen, said to be failed, and is not sent again...
+        assert history(app) == [] and app.session.turns[-1].outcome is Outcome.FAILED
+        assert "Ctrl+R retries" in str(app.query_one(Reply).stats.render())
         await say(pilot, "/set parameter num_ctx 2048")
-        await ask(pilot, app, "Hi.")
-        assert app.history[-1].role == "assistant"
+        # ...and Ctrl+R retries what the user sees: the same prompt, in the same place.
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: app.session.turns[-1].outcome is Outcome.DONE)
+        await pilot.pause()
+        assert [t.prompt for t in app.session.turns] == [("tell me " * 300).strip()]
+        assert len(app.query(UserTurn)) == 1 and len(app.query(Reply)) == 1
+        assert history(app)[-1].role == "assistant"
 
 
 async def test_a_broken_model_is_a_notification(engine: Engine, tmp_path: Path) -> None:
@@ -141,7 +158,7 @@ async def test_a_broken_model_is_a_notification(engine: Engine, tmp_path: Path) 
         await pilot.pause()
         assert any("broken.gguf" in n for n in notes(app))
         await ask(pilot, app, "Hi.")  # the chat goes on with the model it had
-        assert app.history[-1].role == "assistant"
+        assert history(app)[-1].role == "assistant"
 
 
 async def test_editor_marks_the_error_line(engine: Engine) -> None:
@@ -221,7 +238,7 @@ async def test_create_a_model_from_the_buffer(engine: Engine) -> None:
         await wait_for(lambda: app.sub_title == "calm-smol:latest")
         assert library.find("calm-smol").spec().options["temperature"] == 0.1
         await ask(pilot, app, "Hi.")
-        assert app.history[-1].role == "assistant"
+        assert history(app)[-1].role == "assistant"
 
 
 async def test_library_copy_and_delete(engine: Engine) -> None:
@@ -282,7 +299,9 @@ async def test_pull_dialog_pulls_and_cancels(engine: Engine, fake_hub: FakeHub) 
 
 
 async def test_key_help_lists_every_binding_and_the_keymap_remaps(engine: Engine) -> None:
-    app = app_for(engine, Settings(keymap={"pane.library": "f10", "no.such": "f11"}))
+    app = app_for(
+        engine, Settings(keymap={"pane.library": "f10", "no.such": "f11"}, keep_chats=False)
+    )
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert any("keymap: no key called no.such" in n for n in notes(app))
@@ -315,7 +334,7 @@ async def test_palette_has_every_action_and_runs_them(engine: Engine) -> None:
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(lambda: not app.query(Reply))
-        assert app.history == []
+        assert history(app) == []
 
 
 async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> None:
@@ -340,7 +359,7 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
         assert app.query_one("#jump").display and not transcript.following
         await pilot.press("end")
         await wait_for(lambda: transcript.following)
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause(0.2)
         assert transcript.following and not app.query_one("#jump").display
 
@@ -352,12 +371,9 @@ async def test_quit_while_streaming_cancels_the_reply(engine: Engine) -> None:
         # (a sampled one ended within the second that the test took on a busy CI machine).
         await say(pilot, "/set parameter temperature 0", "/set parameter num_predict 3000")
         await say(pilot, "Write a very long story about a dragon.")
-        await wait_for(lambda: app.reply is not None and app.reply.text)
-        handle = app.handle
+        await wait_for(lambda: app.chat.reply is not None and app.chat.reply.text)
+        handle = app.chat.handle
         await pilot.press("ctrl+q")
-        # /set wrote into the editor's buffer: quitting asks first.
-        await wait_for(lambda: isinstance(app.screen, Confirm))
-        await pilot.press("y")
         await wait_for(lambda: not app.is_running, timeout=5)
     assert handle is not None
     assert handle.wait().done_reason == "cancel"

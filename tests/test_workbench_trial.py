@@ -9,13 +9,13 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList
 from textual.widgets._markdown import MarkdownParagraph
-from workbench import app_for, ask, burst, notes, say, sent_before, wait_for
+from workbench import app_for, ask, burst, history, notes, say, sent_before, wait_for
 
 from llmtui import paths
 from llmtui.engine import Engine
 from llmtui.tui import modelfiles
 from llmtui.tui.app import Workbench
-from llmtui.tui.chat import ModelSwitch, PromptInput, Reply, Transcript, UserTurn
+from llmtui.tui.chat import ModelSwitch, Note, PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
@@ -47,12 +47,12 @@ async def library_on(pilot: object, app: Workbench, name: str) -> LibraryPane:
 async def test_switching_model_with_unsaved_changes_asks_and_keeps_the_chat(
     engine: Engine, path: str
 ) -> None:
-    """`/set system ...` then a switch: push_screen_wait outside a worker killed the app
-    (NoActiveWorker, exit code 0, the chat lost)."""
+    """An edit in the Modelfile buffer then a switch: push_screen_wait outside a worker
+    killed the app (NoActiveWorker, exit code 0, the chat lost)."""
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, app, "Say one word.")
-        await say(pilot, "/set system You are a pirate.")
+        app.query_one(ModelfileEditor).text += "SYSTEM You are a pirate.\n"
         await pilot.pause()
         assert app.query_one(ModelfileEditor).unsaved
         if path == "/load":
@@ -62,11 +62,13 @@ async def test_switching_model_with_unsaved_changes_asks_and_keeps_the_chat(
             await pilot.press("enter" if path == "library enter" else "e")
         await wait_for(lambda: isinstance(app.screen, Confirm), 10)
         await pilot.press("y")
-        await wait_for(lambda: app.model is not None and app.model.name == "gemma3:270m", 10)
+        await wait_for(
+            lambda: app.session.model is not None and app.session.model.name == "gemma3:270m", 10
+        )
         await pilot.pause()
         assert app.is_running
         # The conversation goes on, and says where the model changed, on every path.
-        assert [m.role for m in app.history] == ["user", "assistant"]
+        assert [m.role for m in history(app)] == ["user", "assistant"]
         switch = app.query_one(ModelSwitch)
         assert switch.model == "gemma3:270m"
         assert len(app.query(UserTurn)) == 1
@@ -75,11 +77,12 @@ async def test_switching_model_with_unsaved_changes_asks_and_keeps_the_chat(
 async def test_saying_no_to_the_switch_keeps_model_and_buffer(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await say(pilot, "/set system You are a pirate.", "/load gemma3:270m")
+        app.query_one(ModelfileEditor).text += "SYSTEM You are a pirate.\n"
+        await say(pilot, "/load gemma3:270m")
         await wait_for(lambda: isinstance(app.screen, Confirm), 10)
         await pilot.press("n")
         await pilot.pause()
-        assert app.model is not None and app.model.name == "smollm2:135m"
+        assert app.session.model is not None and app.session.model.name == "smollm2:135m"
         assert "You are a pirate." in app.query_one(ModelfileEditor).text
 
 
@@ -154,7 +157,9 @@ async def test_key_help_scrolls_to_its_last_row_at_80x24(engine: Engine) -> None
         assert table.scroll_y == table.max_scroll_y  # the last key is in view
 
 
-@pytest.mark.parametrize(("width", "narrow"), [(100, True), (109, True), (110, False), (131, False)])
+@pytest.mark.parametrize(
+    ("width", "narrow"), [(100, True), (109, True), (110, False), (131, False)]
+)
 async def test_panes_or_tabs_follow_a_resize_at_once(
     engine: Engine, width: int, narrow: bool
 ) -> None:
@@ -207,9 +212,11 @@ async def test_enter_while_a_reply_streams_queues_the_prompt(engine: Engine) -> 
         await wait_for(lambda: len(app.query(UserTurn)) == 2, 120)
         # The turn is mounted before its prompt joins the history and its request starts:
         # until then the handle is the first reply's, already done.
-        await wait_for(lambda: len([m for m in app.history if m.role == "user"]) == 2, 10)
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None, 120)
-        assert [m.content for m in app.history if m.role == "user"] == [LONG, "Now a short one."]
+        await wait_for(lambda: len([m for m in history(app) if m.role == "user"]) == 2, 10)
+        await wait_for(
+            lambda: app.chat.handle is not None and app.chat.handle.result is not None, 120
+        )
+        assert [m.content for m in history(app) if m.role == "user"] == [LONG, "Now a short one."]
 
 
 async def test_esc_puts_queued_prompts_back_in_the_input(engine: Engine) -> None:
@@ -266,7 +273,9 @@ async def test_one_enter_in_the_library_filter_opens_the_model(engine: Engine) -
         library = app.query_one(LibraryPane)
         await wait_for(lambda: library.models)
         await pilot.press("f2", "slash", *"gemma", "enter")
-        await wait_for(lambda: app.model is not None and app.model.name == "gemma3:270m", 10)
+        await wait_for(
+            lambda: app.session.model is not None and app.session.model.name == "gemma3:270m", 10
+        )
         assert app.query_one(LibraryPane).query_one(Input).value == "gemma"
 
 
@@ -311,7 +320,7 @@ async def test_help_lists_the_slash_commands(engine: Engine) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await say(pilot, "/help")
         await pilot.pause()
-        assert any("/set system TEXT" in n for n in notes(app))
+        assert "/set system TEXT" in app.query_one(Note).text
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)])
@@ -359,7 +368,9 @@ async def test_open_offers_the_saved_modelfiles_and_tab_completes_paths(
         await pilot.press("ctrl+o")
         await wait_for(lambda: isinstance(app.screen, Ask))
         options = app.screen.query_one(OptionList)
-        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == saved
+        assert [
+            str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+        ] == saved
         await pilot.press("down", "enter")
         editor = app.query_one(ModelfileEditor)
         await wait_for(lambda: editor.path == modelfiles.resolve(saved[0]), 5)
@@ -380,23 +391,25 @@ async def test_edit_an_earlier_prompt_and_branch_from_it(engine: Engine) -> None
             await pilot.press("up")
         await pilot.press("ctrl+e")
         await pilot.pause()
-        assert app.history == [] and not app.query(UserTurn)
+        assert history(app) == [] and not app.query(UserTurn)
         field = app.query_one(PromptInput)
         assert field.text == "Name a fruit." and app.focused is field
         await pilot.press("backspace", *" and a tree.", "enter")
-        await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+        await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause()
-        assert [m.content for m in app.history if m.role == "user"] == ["Name a fruit and a tree."]
+        assert [m.content for m in history(app) if m.role == "user"] == ["Name a fruit and a tree."]
 
 
 async def test_delete_a_prompt_and_its_reply(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         transcript = await two_turns_then_the_transcript(pilot, app)
-        while not isinstance(transcript.cursor, Reply) or transcript.cursor is transcript.items()[-1]:
+        while (
+            not isinstance(transcript.cursor, Reply) or transcript.cursor is transcript.items()[-1]
+        ):
             await pilot.press("up")  # onto the first reply: its prompt goes with it
         await pilot.press("delete")
         await pilot.pause()
-        assert [m.content for m in app.history if m.role == "user"] == ["Name a colour."]
+        assert [m.content for m in history(app) if m.role == "user"] == ["Name a colour."]
         assert [t.text for t in app.query(UserTurn)] == ["Name a colour."]
         assert len(app.query(Reply)) == 1

@@ -10,7 +10,7 @@ from textual import events
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
 
-from llmtui.engine import Engine
+from llmtui.engine import Engine, Message
 from llmtui.settings import Settings
 from llmtui.tui.app import Workbench
 from llmtui.tui.chat import PromptInput
@@ -25,14 +25,17 @@ async def wait_for(condition: Callable[[], object], timeout: float = 60) -> None
 
 
 def app_for(engine: Engine, settings: Settings | None = None) -> Workbench:
-    return Workbench("smollm2:135m", engine=engine, settings=settings)
+    """The workbench on smollm2, without kept conversations unless `settings` says (they
+    would be offered at every start, in every screenshot: test_conversations.py tests them,
+    each in a home of its own)."""
+    return Workbench("smollm2:135m", engine=engine, settings=settings or Settings(keep_chats=False))
 
 
 async def ask(pilot: Pilot[None], app: Workbench, text: str) -> None:
     """Type `text`, press Enter, and wait for the whole reply."""
     await pilot.press(*text)
     await pilot.press("enter")
-    await wait_for(lambda: app.handle is not None and app.handle.result is not None)
+    await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
     await pilot.pause()
 
 
@@ -42,6 +45,11 @@ async def say(pilot: Pilot[None], *lines: str) -> None:
     for line in lines:
         await pilot.press(*line)
         await pilot.press("enter")
+
+
+def history(app: Workbench) -> list[Message]:
+    """What the model is sent next: the session's answered turns (and its system prompt)."""
+    return app.session.messages()
 
 
 def notes(app: Workbench) -> list[str]:

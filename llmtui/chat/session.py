@@ -12,27 +12,33 @@ before the face hears of it, and tells the observers (the conversation store).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmtui.chat import commands
 from llmtui.chat.backend import ChatEngine, EventCallback
-from llmtui.engine.errors import EngineError
+from llmtui.engine.errors import EngineError, OptionError
 from llmtui.engine.events import Chunk, Done, Event, Failed, LiveStats
 from llmtui.engine.gguf import read_header
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE
 from llmtui.engine.message import Message
+from llmtui.engine.options import coerce
 from llmtui.engine.request import RequestHandle
 from llmtui.engine.spec import ModelSpec
 from llmtui.library import LibraryModel, UnknownModel, find
 from llmtui.library.create import create
 from llmtui.library.describe import model_rows, modelfile_of, parameter_lines
 from llmtui.modelfile import Modelfile, ModelfileError, serialise
+
+if TYPE_CHECKING:
+    from llmtui.chat.store import Conversation
 
 
 class SessionError(ValueError):
@@ -58,7 +64,7 @@ class Turn:
     error: str | None = None  # why it failed
     ended: float | None = None
     parts: list[str] = field(default_factory=list, repr=False)
-    key: int | None = None  # the store's row, once written
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def reply(self) -> str:
@@ -87,8 +93,9 @@ class Turn:
         return False
 
 
-# Called with the session and the turn that changed (None: the session's own settings,
-# model or turn list). From the face's thread, or the engine's while a reply streams.
+# Called with the session and the turn whose reply changed (from the engine's thread, for
+# every piece of text: hand it on), or None when the session's settings, model or list of
+# turns changed (from the face's thread).
 Observer = Callable[["ChatSession", Turn | None], None]
 
 
@@ -98,9 +105,11 @@ class ChatSession:
         engine: ChatEngine,
         model: LibraryModel | None = None,
         *,
+        defaults: Mapping[str, Any] | None = None,
         keep_alive: float = DEFAULT_KEEP_ALIVE,
     ) -> None:
         self.engine = engine
+        self.defaults = dict(defaults or {})  # the settings' [parameters]
         self.keep_alive = keep_alive
         self.model: LibraryModel | None = None
         self.spec: ModelSpec | None = None
@@ -108,9 +117,10 @@ class ChatSession:
         self.system: str | None = None  # /set system: replaces the model's own
         self.options: dict[str, Any] = {}  # /set parameter: over the model's own
         self.turns: list[Turn] = []
+        self.handle: RequestHandle | None = None  # the latest request
         self.stats: LiveStats | None = None  # the latest, from any of this chat's replies
         self.observers: list[Observer] = []
-        self.key: int | None = None  # the store's id for this conversation
+        self.conversation = uuid.uuid4().hex  # the conversation's id, new at each /clear
         self.title = ""
         if model is not None:
             self.load(model)
@@ -150,6 +160,12 @@ class ChatSession:
     def streaming(self) -> bool:
         return bool(self.turns) and self.turns[-1].outcome is Outcome.STREAMING
 
+    def request_options(self) -> dict[str, Any]:
+        """The options a request carries, laid in one place: the settings' [parameters]
+        under the model's own (its Modelfile, which the engine applies), /set over both."""
+        own = self.spec.options if self.spec is not None else {}
+        return {k: v for k, v in self.defaults.items() if k not in own} | self.options
+
     def messages(self, until: int | None = None) -> list[Message]:
         """What the model is sent before turn `until` (all turns by default)."""
         sent = [Message("system", self.system)] if self.system is not None else []
@@ -166,11 +182,10 @@ class ChatSession:
         messages = [*self.messages(), Message("user", text)]
         turn = Turn(text, self.origin)
         handle = self.engine.chat(
-            spec, messages, self.options, keep_alive=self.keep_alive,
+            spec, messages, self.request_options(), keep_alive=self.keep_alive,
             on_event=on_event, watch=self._watch(turn),
         )  # fmt: skip
-        self._begin(turn)
-        return handle
+        return self._begin(turn, handle)
 
     def complete(self, prompt: str, on_event: EventCallback | None = None) -> RequestHandle:
         """A turn for a completion model: `prompt` continued as plain text."""
@@ -179,17 +194,23 @@ class ChatSession:
             raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
         turn = Turn(prompt, self.origin)
         handle = self.engine.generate(
-            spec, prompt, self.options, keep_alive=self.keep_alive,
+            spec, prompt, self.request_options(), keep_alive=self.keep_alive,
             on_event=on_event, watch=self._watch(turn),
         )  # fmt: skip
-        self._begin(turn)
-        return handle
+        return self._begin(turn, handle)
 
-    def _begin(self, turn: Turn) -> None:
+    def _begin(self, turn: Turn, handle: RequestHandle) -> RequestHandle:
         self.turns.append(turn)
+        self.handle = handle
         if not self.title:
             self.title = " ".join(turn.prompt.split())[:80]
-        self._changed(turn)
+        self._changed()
+        return handle
+
+    def stop(self) -> None:
+        """Stop the reply that streams, if one does (the model stops within a token)."""
+        if self.handle is not None:
+            self.handle.cancel()
 
     def _watch(self, turn: Turn) -> EventCallback:
         def watch(event: Event) -> None:
@@ -233,13 +254,27 @@ class ChatSession:
         del self.turns[index]
         self._changed()
 
+    def restore(self, conversation: Conversation) -> None:
+        """Go on with a kept conversation: its turns, system prompt and parameters. Its
+        model is the caller's to load (it may no longer exist: the text is still here).
+        Nothing is written until the conversation changes (opening one does not make it
+        the latest)."""
+        self.stop()
+        self.conversation, self.title = conversation.uid, conversation.title
+        self.system = conversation.system
+        self.options = {}
+        for name, value in conversation.options.items():
+            with contextlib.suppress(OptionError):  # an option this llmtui no longer has
+                self.options[name] = coerce(name, value)
+        self.turns = list(conversation.turns)
+
     def clear(self) -> None:
         """A new conversation, with this model, system prompt and parameters (as Ollama's
-        /clear). The one before stays in the store."""
-        if self.streaming:
-            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+        /clear). The one before stays in the store; a reply still streaming is stopped,
+        and ends there."""
+        self.stop()
         self.turns = []
-        self.key, self.title = None, ""
+        self.conversation, self.title = uuid.uuid4().hex, ""
         self._changed()
 
     def _changed(self, turn: Turn | None = None) -> None:
@@ -318,7 +353,7 @@ class ChatSession:
         if what == "info":
             return "\n".join(f"  {k:<18}{v}" for k, v in self.info_rows())
         if what == "parameters":
-            changed = self.engine.options_for(spec, self.options).changed()
+            changed = self.engine.options_for(spec, self.request_options()).changed()
             lines = parameter_lines(changed.items())
             return "\n".join(lines) if lines else "No parameters set."
         if what == "system":

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from llmtui import __version__
 from llmtui.chat import ChatSession, SessionError
-from llmtui.cli import library, models
+from llmtui.chat.store import ConversationStore, StoreError
+from llmtui.cli import chats, library, models
 from llmtui.cli.chat import LineChat, interactive
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
@@ -39,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         default="5m",
         metavar="DURATION",
         help="how long the model stays loaded after a request (e.g. 5m, 0, -1)",
+    )
+    run.add_argument(
+        "--no-save",
+        action="store_true",
+        help="do not keep this chat with the others (`llmtui chats` lists them)",
     )
     run.add_argument(
         "--no-memory-check",
@@ -91,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete the files of models llmtui does not own (default: hide them)",
     )
+    chats.add_parser(commands)
     return parser
 
 
@@ -150,6 +157,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return models.copy_command(args.source, args.destination)
     if args.command == "rm":
         return models.remove_command(args.names, args.delete_files)
+    if args.command == "chats":
+        return chats.chats_command(args)
     if args.command == "tui":
         return _workbench(args.model, args.no_mouse)
     return _workbench(None, args.no_mouse)
@@ -181,16 +190,22 @@ def _run(args: argparse.Namespace) -> int:
     user, problems = load_settings()
     for problem in problems:
         print(f"llmtui: {problem}", file=sys.stderr)
-    # The settings' [parameters] sit under every chat, as in the workbench.
-    engine = Engine(check_memory=not args.no_memory_check, default_options=user.parameters)
+    engine = Engine(check_memory=not args.no_memory_check)
+    store = None if args.no_save else _store()
     try:
-        session = ChatSession(engine, model, keep_alive=parse_keep_alive(args.keepalive))
+        # The settings' [parameters] sit under every chat, as in the workbench.
+        session = ChatSession(
+            engine, model, defaults=user.parameters, keep_alive=parse_keep_alive(args.keepalive)
+        )
+        if store is not None:
+            store.attach(session)
         chat = LineChat(session, sys.stdout, sys.stderr, verbose=args.verbose)
         prompt = " ".join(_decoded(os.fsencode(word)) for word in args.prompt)
         if not sys.stdin.isatty():
             stream = getattr(sys.stdin, "buffer", None)  # none when a test gives it text
             piped = _decoded(stream.read()) if stream else sys.stdin.read()
-            prompt = f"{prompt}\n\n{piped}" if prompt else piped
+            if piped.strip():  # an empty pipe (a script, cron) adds nothing
+                prompt = f"{prompt}\n\n{piped}" if prompt else piped
         if not prompt.strip():
             return interactive(chat)
         if session.has_template():
@@ -205,3 +220,18 @@ def _run(args: argparse.Namespace) -> int:
         return 130 if done.done_reason == "cancel" else 0
     finally:
         engine.close()
+        if store is not None:
+            store.close()
+
+
+def _store() -> ConversationStore | None:
+    """Where the chat is kept; None (and said) if the conversations file cannot be used:
+    the chat goes on without it."""
+    try:
+        store = ConversationStore()
+    except (StoreError, OSError) as error:
+        print(f"llmtui: {error}", file=sys.stderr)
+        return None
+    if store.problem:
+        print(f"llmtui: {store.problem}", file=sys.stderr)
+    return store

@@ -50,7 +50,6 @@ class Engine:
         log_path: Path | None = None,
         check_memory: bool = True,
         available_memory: Callable[[], int] | None = None,
-        default_options: Mapping[str, Any] | None = None,
         shared_thread: bool | None = None,
         threadpool: bool | None = None,
         probe_loads: bool = True,
@@ -62,11 +61,10 @@ class Engine:
         # on a file no check could refuse then costs the child, not this process.
         self.probe_loads = probe_loads
         self.available_memory = available_memory or system.available_memory
-        # Ollama's defaults, then its environment variables (OLLAMA_KV_CACHE_TYPE...), then
-        # the settings' [parameters]; a Modelfile's and a request's come over these.
-        self.defaults: Options = DEFAULTS.merged(environment_options(os.environ)).merged(
-            default_options
-        )
+        # Ollama's defaults, then its environment variables (OLLAMA_KV_CACHE_TYPE...); a
+        # request's options (a chat session lays the settings' [parameters], the model's
+        # Modelfile and /set in them) come over these.
+        self.defaults: Options = DEFAULTS.merged(environment_options(os.environ))
         self.backend = detect_backend()
         # Where llama.cpp's work runs (see native.py): the caller's thread (each model's),
         # or one thread shared by all models, by default on an OpenMP build.

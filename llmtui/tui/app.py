@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -11,27 +10,26 @@ from typing import ClassVar
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Label, Tab, Tabs
-from textual.widgets.markdown import MarkdownFence
+from textual.widgets import Footer, Header, Tab, Tabs
 
 from llmtui import drafts
-from llmtui.engine import Done, Engine, EngineError, Failed, Message, ModelSpec, OptionError
-from llmtui.engine.request import RequestHandle
+from llmtui.chat import ChatSession, SessionError
+from llmtui.chat.store import ConversationStore, StoreError, Summary
+from llmtui.cli.format import ago
+from llmtui.engine import Engine, EngineError
 from llmtui.library import LibraryModel, UnknownModel, find
 from llmtui.library.create import build, create
 from llmtui.library.manage import ManageError, copy_model, remove_model
 from llmtui.library.names import InvalidName
 from llmtui.library.names import parse as parse_name
 from llmtui.modelfile import Modelfile, ModelfileError, serialise
-from llmtui.modelfile.edit import with_parameter, with_system
 from llmtui.settings import Settings
 from llmtui.tui import modelfiles
-from llmtui.tui.bridge import Drained, ReplyBridge, frame_interval
-from llmtui.tui.chat import ModelSwitch, PromptInput, Reply, Transcript, UserTurn
+from llmtui.tui.chat import PromptInput, Transcript
+from llmtui.tui.chat_pane import ChatPane
+from llmtui.tui.conversations import Conversations
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
@@ -46,11 +44,6 @@ PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
 SWITCH_INTERVAL = 0.0005  # seconds: how soon the model's thread gets the GIL from the UI
 
-SLASH_HELP = (
-    "/set system TEXT · /set parameter NAME VALUE · /show system · /show parameters · "
-    "/clear · /load MODEL · /help"
-)
-
 # Actions without a key of their own, for the command palette: (title, help, action).
 PALETTE_ONLY = [
     ("Pull a model", "Pull a GGUF model from Hugging Face, or search for one", "pull"),
@@ -60,9 +53,8 @@ PALETTE_ONLY = [
      "edit_model"),
     ("Refresh library", "Look for models again (store, Ollama, LM Studio, HF cache)",
      "refresh_library"),
-    ("Set system prompt", "The chat's system prompt (written into the editor's buffer)",
-     "set_system"),
-    ("Set parameter", "A parameter for the chat, e.g. temperature 0.2 (into the buffer)",
+    ("Set system prompt", "The chat's system prompt (as /set system)", "set_system"),
+    ("Set parameter", "A parameter for the chat, e.g. temperature 0.2 (as /set parameter)",
      "set_parameter"),
     ("Copy last reply", "Copy the last reply to the clipboard (OSC 52: works over SSH)",
      "copy_last('reply')"),
@@ -95,6 +87,7 @@ class Workbench(AppOverrides[None]):
         Binding("ctrl+s", "save", "Save Modelfile", id="editor.save", show=False),
         Binding("ctrl+o", "open", "Open Modelfile", id="editor.open", show=False),
         Binding("f9", "create_model", "Create model from buffer", id="editor.create"),
+        Binding("ctrl+l", "conversations", "Conversations", id="app.conversations"),
     ]
 
     def __init__(
@@ -109,17 +102,11 @@ class Workbench(AppOverrides[None]):
         self.settings = settings or Settings()
         self.problems = list(problems)
         self.wanted_theme = theme or self.settings.theme
-        self.engine = engine or Engine(default_options=self.settings.parameters)
+        self.engine = engine or Engine()
         self._own_engine = engine is None
         self.model_name = model or self.settings.default_model
-        self.model: LibraryModel | None = None
-        self.spec: ModelSpec | None = None
-        self.history: list[Message] = []
-        self.handle: RequestHandle | None = None
-        self.queued: list[str] = []  # prompts sent while a reply streamed, in order
-        self.reply: Reply | None = None
-        self.frame = frame_interval(self.settings.frame_ms)  # seconds between repaints
-        self._frames: Timer | None = None
+        self.session = ChatSession(self.engine, defaults=self.settings.parameters)
+        self.store: ConversationStore | None = None  # opened after the first frame
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -130,16 +117,8 @@ class Workbench(AppOverrides[None]):
         yield Header()
         yield Tabs(*(Tab(p.title(), id=f"tab-{p}") for p in PANES), id="tabs")
         with Pane(id="library", classes="pane"):
-            yield LibraryPane(self.settings.num_ctx, self.engine.defaults.kv_cache_type)
-        with Pane(id="chat", classes="pane"):
-            yield Transcript(id="transcript")
-            yield Label("↓ the reply goes on below · End (in the transcript) follows it",
-                        id="jump")  # fmt: skip
-            yield PromptInput(
-                id="prompt",
-                placeholder="Type a message, Enter sends · Ctrl+J new line · "
-                "/ for commands (/help) · F1 lists every key",
-            )
+            yield LibraryPane(self.settings.num_ctx, self.settings.options().kv_cache_type)
+        yield ChatPane(self.session, self.settings.frame_ms, id="chat", classes="pane")
         yield ModelfilePane(id="editor", classes="pane")
         with Pane(id="stats", classes="pane"):
             yield StatsPane()
@@ -163,9 +142,9 @@ class Workbench(AppOverrides[None]):
         self._apply_keymap()
         for pane in PANES:
             self.query_one(f"#{pane}").border_title = pane.title()
-        self.query_one("#jump").display = False
-        self.query_one("#transcript", Transcript).anchor()
         self.choose(self.model_name)
+        if self.settings.keep_chats:
+            self._open_store()
         self._restore_draft()
         self.query_one("#prompt").focus()
         self._layout(self.size.width)
@@ -269,16 +248,19 @@ class Workbench(AppOverrides[None]):
         except UnknownModel as error:
             self.notify(str(error), severity="error")
             return False
-        self.set_model(model)
-        return True
+        return self.set_model(model)
 
-    def set_model(self, model: LibraryModel) -> None:
-        self.model = model
+    @property
+    def chat(self) -> ChatPane:
+        return self.query_one(ChatPane)
+
+    def set_model(self, model: LibraryModel) -> bool:
+        """Chat with `model`; False (and said) if it cannot run: the chat keeps its own."""
         try:
-            self.spec = model.spec()
-        except (EngineError, ValueError, OSError) as error:
-            self.spec = None
-            self.notify(f"{model.name} cannot run: {error}", severity="error")
+            self.session.load(model)
+        except SessionError as error:
+            self.notify(str(error), severity="error")
+            return False
         self.sub_title = model.name
         self.query_one(LibraryPane).follow(model.name)
         self.query_one(ModelfilePane).origin = model.name
@@ -287,6 +269,7 @@ class Workbench(AppOverrides[None]):
             editor.load(serialise(model.manifest.modelfile()))
         else:
             editor.load(f"FROM {model.name}\n")
+        return True
 
     def library_model(self) -> LibraryModel | None:
         model = self.query_one(LibraryPane).highlighted()
@@ -311,12 +294,11 @@ class Workbench(AppOverrides[None]):
         if not await self._may_replace_buffer():
             return
         self.action_stop()
-        previous = self.model.name if self.model else None
-        self.set_model(model)
-        transcript = self.query_one("#transcript", Transcript)
+        previous = self.session.origin
+        if not self.set_model(model):
+            return
         if previous != model.name:
-            if transcript.children:
-                await transcript.mount(ModelSwitch(model.name))
+            await self.chat.model_switched(model.name)
             self.notify(f"chatting with {model.name}")
         self.action_show(then)
 
@@ -376,283 +358,57 @@ class Workbench(AppOverrides[None]):
         self.notify("reading the library again…")
         self.query_one(LibraryPane).refresh_models(say=True)
 
-    # -- chat -----------------------------------------------------------------------------
+    # -- chat: the chat pane's, from anywhere ------------------------------------------------
 
     @property
     def streaming(self) -> bool:
-        return self.handle is not None and self.handle.result is None
-
-    @on(PromptInput.Send)
-    async def _send(self, event: PromptInput.Send) -> None:
-        if event.text.startswith("/"):
-            await self.slash(event.text)
-            return
-        await self.ask(event.text)
-
-    async def ask(self, text: str) -> None:
-        if self.spec is None:
-            self.notify("no model is selected", severity="error")
-            return
-        if self.streaming:
-            # Sent when the reply ends, in order: the text is not lost.
-            self.queued.append(text)
-            self.notify(f"queued: sent when the reply ends ({len(self.queued)} waiting; "
-                        "Esc stops the reply)")  # fmt: skip
-            return
-        message = Message("user", text)
-        await self.query_one("#transcript", Transcript).mount(UserTurn(text, message))
-        self.history.append(message)
-        await self._answer()
-
-    async def _answer(self) -> None:
-        assert self.spec is not None
-        transcript = self.query_one("#transcript", Transcript)
-        transcript.freeze_above()
-        transcript.anchor()
-        self.reply = Reply()
-        await transcript.mount(self.reply)
-        bridge = ReplyBridge(self)
-        # One repeating timer per reply releases the bridge each frame (a timer per frame
-        # was a task per frame), and the prompt's cursor stops blinking meanwhile: each
-        # blink is a repaint, and a repaint's region is the box around all dirty ones.
-        self._frames = self.set_interval(self.frame, bridge.release)
-        self.query_one("#prompt", PromptInput).cursor_blink = False
-        self.handle = self.engine.chat(self.spec, list(self.history), on_event=bridge)
-        # Everything alive now outlives the reply: frozen, the collector's full passes
-        # while it streams skip it. A reply of 1,500 tokens had two, ~55 ms each with the
-        # GIL held (the model's thread waits for it between tokens); frozen, one of ~20 ms.
-        # Unfrozen when the reply ends, so what the user clears later is still collected.
-        gc.freeze()
-
-    @on(ReplyBridge.Ready)
-    async def _reply_ready(self, event: ReplyBridge.Ready) -> None:
-        drained = event.bridge.drain()
-        try:
-            await self._show(drained)
-        except NoMatches:
-            # Only while the app closes: a reply's last message can come after the widgets
-            # are gone, and there is nothing left to show it in.
-            if len(self.query("#transcript, #jump, #prompt")) == 3:
-                raise
-
-    async def _show(self, drained: Drained) -> None:
-        reply = self.reply
-        if drained.text and reply is not None:
-            await reply.write(drained.text)
-            self._show_jump()
-        if drained.stats is not None:
-            self.query_one(StatsPane).show_live(drained.stats)
-        for notice in drained.notices:
-            self.notify(notice)
-        final = drained.final
-        if final is None:
-            return
-        if self._frames is not None:
-            self._frames.stop()
-        self.query_one("#prompt", PromptInput).cursor_blink = True
-        gc.unfreeze()
-        if isinstance(final, Done):
-            answer = Message("assistant", final.text)
-            self.history.append(answer)
-            self.query_one(StatsPane).show_done(final)
-            if reply is not None:
-                reply.message = answer
-                await reply.finish(final, final.text)
-        elif isinstance(final, Failed):
-            self.history.pop()
-            self.notify(str(final.error), title="the model failed", severity="error")
-            if reply is not None:
-                await reply.finish(None, reply.text or f"*{final.error}*")
-        self._show_jump()
-        if self.queued and not self.streaming:
-            await self.ask(self.queued.pop(0))
-
-    def _show_jump(self) -> None:
-        jump = self.query_one("#jump")
-        behind = self.streaming and not self.query_one("#transcript", Transcript).following
-        if jump.display != behind:
-            jump.display = behind
-
-    @on(Transcript.FollowChanged)
-    def _follow_changed(self) -> None:
-        self._show_jump()
-
-    def action_follow(self) -> None:
-        self.query_one("#transcript", Transcript).action_follow()
-        self._show_jump()
+        return self.chat.streaming
 
     def action_stop(self) -> None:
-        if self.streaming:
-            assert self.handle is not None
-            self.handle.cancel()
-        if self.queued:  # stopped: what waited goes back to the input, not to the model
-            field = self.query_one("#prompt", PromptInput)
-            field.text = "\n\n".join([*self.queued, field.text]).strip()
-            self.queued.clear()
-
-    async def _drop_last_turn(self) -> str | None:
-        """Take the last prompt and its reply off the transcript; the prompt's text."""
-        if self.streaming:
-            self.notify("a reply is still streaming (Esc stops it)", severity="warning")
-            return None
-        if not self.history or self.history[-1].role != "assistant":
-            self.notify("there is no reply to take back yet", severity="warning")
-            return None
-        self.history.pop()
-        prompt = self.history.pop().content
-        turns = list(self.query_one("#transcript", Transcript).query("UserTurn, Reply"))
-        for widget in turns[-2:]:
-            await widget.remove()
-        return prompt
+        self.chat.stop()
 
     async def action_regenerate(self) -> None:
-        prompt = await self._drop_last_turn()
-        if prompt is not None:
-            await self.ask(prompt)
+        await self.chat.regenerate()
 
     async def action_edit_last(self) -> None:
-        prompt = await self._drop_last_turn()
-        if prompt is not None:
-            field = self.query_one("#prompt", PromptInput)
-            field.take_back(prompt)
-            self._current("chat")
-            field.focus()
-
-    @on(Transcript.EditFrom)
-    async def _edit_from(self, event: Transcript.EditFrom) -> None:
-        """Branch: the conversation goes back to before this prompt, which goes to the
-        input to be changed and sent again; what followed it goes."""
-        turns = await self._turns_from(event.turn, branch=True)
-        if turns is None:
-            return
-        field = self.query_one("#prompt", PromptInput)
-        field.take_back(event.turn.text)
-        for widget in turns:
-            await widget.remove()
-        field.focus()
-
-    @on(Transcript.Delete)
-    async def _delete_turn(self, event: Transcript.Delete) -> None:
-        """Delete a prompt and its reply from the conversation (and the screen)."""
-        turns = await self._turns_from(event.turn, branch=False)
-        if turns is not None:
-            for widget in turns:
-                await widget.remove()
-            self.notify("deleted the prompt and its reply from the conversation")
-
-    async def _turns_from(self, turn: UserTurn, branch: bool) -> list[Widget] | None:
-        """Take `turn` out of the history: with all that followed it (`branch`, an edit),
-        or with only its reply (a deletion). The widgets to remove; None if it cannot be
-        done now."""
-        if self.streaming:
-            self.notify("a reply is still streaming (Esc stops it)", severity="warning")
-            return None
-        at = next((i for i, m in enumerate(self.history) if m is turn.message), None)
-        transcript = self.query_one("#transcript", Transcript)
-        widgets = list(transcript.children)
-        start = widgets.index(turn)
-        if branch:
-            if at is not None:
-                del self.history[at:]
-            return widgets[start:]
-        end = start + 1
-        while end < len(widgets) and not isinstance(widgets[end], UserTurn):
-            end += 1  # its reply (and any note after it)
-        if at is not None:
-            answered = at + 1 < len(self.history) and self.history[at + 1].role == "assistant"
-            del self.history[at : at + 2 if answered else at + 1]
-        return [w for w in widgets[start:end] if not isinstance(w, ModelSwitch)]
-
-    @on(Transcript.Typed)
-    def _typed_in_transcript(self, event: Transcript.Typed) -> None:
-        field = self.query_one("#prompt", PromptInput)
-        field.focus()
-        if event.character:
-            field.insert(event.character)
+        self._current("chat")
+        await self.chat.edit_last()
 
     async def action_clear_chat(self) -> None:
-        self.action_stop()
-        self.history.clear()
-        await self.query_one("#transcript", Transcript).remove_children()
-
-    @on(Transcript.Copied)
-    def _copied(self, event: Transcript.Copied) -> None:
-        self.copy_to_clipboard(event.text)
-        self.notify(f"copied {event.what} ({len(event.text):,} characters)")
+        await self.chat.clear()
 
     def action_copy_last(self, what: str) -> None:
-        transcript = self.query_one("#transcript", Transcript)
-        kind = MarkdownFence if what == "code" else Reply
-        items = [item for item in transcript.items() if isinstance(item, kind)]
-        if not items:
-            self.notify(f"no {'code block' if what == 'code' else 'reply'} to copy yet",
-                        severity="warning")  # fmt: skip
-            return
-        transcript.place(items[-1])
-        transcript.action_copy()
+        self.chat.copy_last(what)
 
-    # -- slash commands: the chat's system prompt and parameters, through the buffer -------
+    def action_follow(self) -> None:
+        self.chat.follow()
 
-    async def slash(self, line: str) -> None:
-        words = line.split(maxsplit=2)
-        command = words[0].lower()
-        rest = words[1:]
-        if command == "/set" and len(rest) == 2 and rest[0] == "system":
-            self._edit_buffer(lambda m: with_system(m, rest[1]), "system prompt set")
-        elif command == "/set" and len(rest) == 2 and rest[0] == "parameter":
-            name, _, value = rest[1].partition(" ")
-            self._edit_buffer(lambda m: with_parameter(m, name, value.strip()),
-                              f"parameter {name} set")  # fmt: skip
-        elif command == "/show" and rest[:1] == ["system"]:
-            modelfile = self._buffer()
-            self.notify((modelfile.system if modelfile else None) or "(no system prompt)")
-        elif command == "/show" and rest[:1] == ["parameters"]:
-            modelfile = self._buffer()
-            shown = ", ".join(f"{k} {v}" for k, v in modelfile.parameters) if modelfile else ""
-            self.notify(shown or "(no parameters: the model's defaults)")
-        elif command == "/clear":
-            await self.action_clear_chat()
-        elif command in ("/help", "/?"):
-            self.notify(SLASH_HELP, title="commands", timeout=15)
-        elif command == "/load" and len(rest) == 1:
-            try:
-                model = find(rest[0])
-            except UnknownModel as error:
-                self.notify(str(error), severity="error")
-                return
-            self.switch_model(model)
-        else:
-            self.notify(SLASH_HELP, title=f"not a command: {line}", severity="warning")
+    @on(ChatPane.Load)
+    def _load(self, event: ChatPane.Load) -> None:
+        self.switch_model(event.model)
 
-    def _buffer(self) -> Modelfile | None:
-        result = self.query_one("#modelfile", ModelfileEditor).validate()
-        if isinstance(result, ModelfileError):
-            self.notify(f"fix the Modelfile first: {result.line}:{result.column}: "
-                        f"{result.reason}", severity="error")  # fmt: skip
-            return None
-        return result
+    @on(ChatPane.Leave)
+    def _leave(self) -> None:
+        self._quit()
 
-    def _edit_buffer(self, change: Callable[[Modelfile], Modelfile], said: str) -> None:
-        modelfile = self._buffer()
-        if modelfile is None:
-            return
-        try:
-            changed = change(modelfile)
-        except OptionError as error:
-            self.notify(str(error), severity="error")
-            return
-        self.query_one("#modelfile", ModelfileEditor).text = serialise(changed)
-        if self.action_apply_buffer(quiet=True):
-            self.notify(f"{said} (in the Modelfile editor's buffer; Ctrl+S saves it)")
+    @on(ChatPane.SessionChanged)
+    def _session_changed(self) -> None:
+        self._show_settings()
+
+    def _show_settings(self) -> None:
+        """What /set changed, under the chat's border: it lies over the model's own."""
+        said = ["system prompt set"] if self.session.system is not None else []
+        said += [f"{k} {v}" for k, v in self.session.options.items()]
+        self.chat.border_subtitle = " · ".join(said)
 
     @work(exit_on_error=False)
     async def action_set_system(self) -> None:
-        modelfile = self._buffer()
-        if modelfile is None:
-            return
-        text = await self.push_screen_wait(Ask("System prompt:", modelfile.system or ""))
-        if text is not None:
-            self._edit_buffer(lambda m: with_system(m, text), "system prompt set")
+        current = self.session.system
+        if current is None and self.session.spec is not None:
+            current = self.session.spec.system
+        text = await self.push_screen_wait(Ask("System prompt:", current or ""))
+        if text:
+            await self.chat.command(f"/set system {text}")
 
     @work(exit_on_error=False)
     async def action_set_parameter(self) -> None:
@@ -660,7 +416,67 @@ class Workbench(AppOverrides[None]):
             Ask("Parameter:", placeholder="NAME VALUE, e.g. temperature 0.2")
         )
         if line:
-            await self.slash(f"/set parameter {line}")
+            await self.chat.command(f"/set parameter {line}")
+
+    # -- kept conversations -----------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False)
+    def _open_store(self) -> None:
+        """Off the UI thread: opening (or creating, or migrating) the database."""
+        try:
+            store = ConversationStore()
+        except (StoreError, OSError) as error:
+            self.call_from_thread(self.notify, f"conversations are not kept: {error}",
+                                  severity="warning", timeout=10)  # fmt: skip
+            return
+        latest = store.latest()
+        self.call_from_thread(self._store_ready, store, latest)
+
+    def _store_ready(self, store: ConversationStore, latest: Summary | None) -> None:
+        self.store = store
+        store.attach(self.session)
+        if store.problem:
+            self.notify(store.problem, severity="warning", timeout=10)
+        if latest is not None and not self.session.turns:
+            self.chat.note(
+                f"Your last conversation: “{latest.title}” ({latest.model}, {latest.turns} "
+                f"turns, {ago(latest.updated).lower()}). Ctrl+L continues it or another."
+            )
+
+    @work(exit_on_error=False)
+    async def action_conversations(self) -> None:
+        if self.store is None:
+            self.notify("conversations are not kept (keep_chats in the settings)",
+                        severity="warning")  # fmt: skip
+            return
+        key = await self.push_screen_wait(Conversations(self.store))
+        if key is not None:
+            await self.continue_conversation(key)
+
+    async def continue_conversation(self, key: int) -> None:
+        """Open a kept conversation: its turns, system prompt and parameters, and its model
+        if the library still has it (else the text is there to read, and the chat goes on
+        with the model it had)."""
+        assert self.store is not None
+        try:
+            conversation = self.store.load(key)
+        except StoreError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.action_stop()
+        self.session.restore(conversation)
+        try:
+            model = find(conversation.model)
+        except UnknownModel:
+            self.notify(f"{conversation.model} is not in the library any more: the "
+                        f"conversation goes on with {self.session.origin or 'no model'} "
+                        "(/load changes it)", severity="warning", timeout=10)  # fmt: skip
+        else:
+            if model.name != self.session.origin and await self._may_replace_buffer():
+                self.set_model(model)
+        await self.chat.show_turns()
+        self._show_settings()
+        self.action_show("chat")
 
     # -- the editor -----------------------------------------------------------------------
 
@@ -679,12 +495,13 @@ class Workbench(AppOverrides[None]):
             return False
         try:
             manifest = build("buffer", result, editor.path.parent if editor.path else Path.cwd())
-        except (ModelfileError, ValueError, EngineError) as error:
+            spec = manifest.spec()
+        except (ModelfileError, ValueError, EngineError, OSError) as error:
             self.notify(str(error), severity="error")
             return False
-        self.spec = manifest.spec()
         # A copy: the chat keeps it until the next F7, whatever the editor shows meanwhile.
         self.sub_title = f"{result.from_} (a copy of the editor's buffer)"
+        self.session.run_with(spec, self.sub_title)
         if not quiet:
             self.notify("the chat now uses the editor's Modelfile")
         return True
@@ -735,6 +552,14 @@ class Workbench(AppOverrides[None]):
             return
         self.notify(f"saved {path}")
 
+    def _buffer(self) -> Modelfile | None:
+        result = self.query_one("#modelfile", ModelfileEditor).validate()
+        if isinstance(result, ModelfileError):
+            self.notify(f"fix the Modelfile first: {result.line}:{result.column}: "
+                        f"{result.reason}", severity="error")  # fmt: skip
+            return None
+        return result
+
     @work(exit_on_error=False)
     async def action_create_model(self) -> None:
         modelfile = self._buffer()
@@ -775,6 +600,8 @@ class Workbench(AppOverrides[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self.store is not None:
+            self.store.close()
         if self._own_engine:
             self.engine.close()
 

@@ -16,8 +16,8 @@ from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static, TextArea
 from textual.widgets.markdown import MarkdownFence
 
+from llmtui.chat import Turn
 from llmtui.engine import Done
-from llmtui.engine import Message as ChatMessage
 from llmtui.tui.live_tail import LiveTail
 from llmtui.tui.scrollbar import row_scrollbar
 
@@ -133,6 +133,7 @@ class Reply(Freezable, Vertical):
     Reply > Markdown { margin: 0; padding: 0 1; layout: stream; }
     Reply > .tail { padding: 0 1; }
     Reply > .stats { color: $text-muted; padding: 0 1; }
+    Reply.-failed > .stats { color: $error; }
     """
 
     def __init__(self) -> None:
@@ -145,7 +146,6 @@ class Reply(Freezable, Vertical):
         self.stats.display = False
         self._fences = 0  # code fences opened in the finished blocks
         self.text = ""
-        self.message: ChatMessage | None = None  # in the history, once the reply is done
 
     def compose(self) -> ComposeResult:
         yield self.markdown
@@ -191,15 +191,35 @@ class Reply(Freezable, Vertical):
             )
 
 
+    async def failed(self, error: str) -> None:
+        """The request failed: what arrived stays, the error is said, and that the turn is
+        not part of what the model is sent."""
+        await self.finish(None, self.text or f"*{error}*")
+        self.stats.update("failed · not sent to the model again · Ctrl+R retries")
+        self.add_class("-failed")
+
+
 class UserTurn(Freezable, Markdown):
     DEFAULT_CSS = """
     UserTurn { background: $boost; padding: 0 1; margin: 0 0 1 0; border-left: thick $accent; }
     """
 
-    def __init__(self, text: str, message: ChatMessage | None = None) -> None:
+    def __init__(self, text: str, turn: Turn | None = None) -> None:
         super().__init__(text)
         self.text = text
-        self.message = message  # its place in the conversation's history
+        self.turn = turn  # its turn in the session, once sent
+
+
+class Note(Freezable, Static):
+    """What a slash command said (/show ...): on screen, not in the conversation."""
+
+    DEFAULT_CSS = """
+    Note { color: $text-muted; padding: 0 1; margin: 0 0 1 0; border-left: thick $panel; }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, markup=False)
+        self.text = text
 
 
 class ModelSwitch(Freezable, Static):
