@@ -175,3 +175,31 @@ def test_llmtui_run_no_save_keeps_nothing(own_home: Path) -> None:
         assert store.conversations() == []
     finally:
         store.close()
+
+
+def test_llmtui_chats_export_import_and_a_bad_file(own_home: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "LLMTUI_HOME": str(own_home)}
+
+    def llmtui(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "llmtui", *args], capture_output=True,
+                              text=True, env=env, stdin=subprocess.DEVNULL)  # fmt: skip
+
+    store = ConversationStore()
+    turn = Turn("Hello?", "smollm2:135m", outcome=Outcome.STOPPED, parts=["Hi there."])
+    store.add(Conversation(0, "u1", "Greeting", "smollm2:135m", "Be kind.", {}, 1.0, 2.0,
+                           [turn]))  # fmt: skip
+    store.close()
+    exported = tmp_path / "greeting.json"
+    assert llmtui("chats", "export", "1", "--format", "json", "-o", str(exported)).returncode == 0
+    markdown = llmtui("chats", "export", "1").stdout
+    assert markdown.startswith("# Greeting") and "Hi there." in markdown
+    assert llmtui("chats", "rm", "1").returncode == 0
+    assert "imported as conversation" in llmtui("chats", "import", str(exported)).stdout
+    shown = llmtui("chats", "show", "2")
+    assert "Hi there." in shown.stdout and "Greeting" in shown.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"some": "thing"}')
+    for path in (bad, tmp_path / "missing.json", tmp_path):
+        result = llmtui("chats", "import", str(path))
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert llmtui("chats", "show", "99").stderr.startswith("Error: no conversation 99")

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 from textual import events
 from textual.app import App
-from workbench import app_for, burst, history, sent_before, wait_for
+from workbench import app_for, burst, prompts, sent_before, wait_for
 
 from llmtui.engine import Engine
 from llmtui.tui import overrides
@@ -32,7 +32,7 @@ async def test_a_prompt_typed_in_one_burst_is_sent_whole(engine: Engine) -> None
         burst(app, *PROMPT, "enter")
         await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause()
-        assert history(app)[0].content == PROMPT
+        assert prompts(app)[0] == PROMPT
         assert app.query_one(PromptInput).text == ""
 
 
@@ -70,7 +70,7 @@ async def test_history_recall_in_a_burst_sends_the_recalled_prompt(engine: Engin
         # context (over a minute on a busy 2-core machine).
         await wait_for(lambda: app.chat.handle is not None)
         await pilot.pause()
-        assert history(app)[0].content == "Say one."
+        assert prompts(app)[0] == "Say one."
         await pilot.press("escape")
 
 

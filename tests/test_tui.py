@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,12 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from workbench import app_for, ask, history, say, wait_for
 
+from llmtui.chat import Outcome, Turn
+from llmtui.chat.store import Conversation, ConversationStore
 from llmtui.engine import Engine
 from llmtui.settings import Settings
-from llmtui.tui.chat import PromptInput, Reply
+from llmtui.tui.chat import Note, PromptInput, Reply
+from llmtui.tui.conversations import Conversations
 from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.stats import LIVE_ROWS, Figures, StatsPane
@@ -266,3 +270,27 @@ async def test_screenshot_of_a_zoomed_pane(engine: Engine) -> None:
         assert app.query_one("#chat").region.width == 160
         path = app.save_screenshot(filename="zoomed-chat.svg", path=str(SCREENSHOTS))
         assert Path(path).read_text().startswith("<svg")
+
+
+async def test_screenshot_of_the_conversations_list(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMTUI_HOME", str(tmp_path))  # its own kept conversations
+    store = ConversationStore()
+    now = time.time()
+    for hours, title, model in ((50, "Explain the GIL in two sentences", "smollm2:135m"),
+                                (5, "Continue: Once upon a time", "gemma3:270m"),
+                                (2, "A haiku about the sea", "smollm2:135m")):  # fmt: skip
+        turns = [Turn(title, model, now - hours * 3600, Outcome.STOPPED, parts=["…"])]
+        store.add(Conversation(0, title, title, model, None, {}, now - hours * 3600,
+                               now - hours * 3600, turns))  # fmt: skip
+    store.close()
+    app = app_for(engine, Settings(keep_chats=True))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: app.query(Note))
+        await pilot.press("ctrl+l")
+        await wait_for(lambda: isinstance(app.screen, Conversations))
+        await wait_for(lambda: app.screen.query_one(DataTable).row_count == 3)
+        await pilot.pause(0.3)
+        path = app.save_screenshot(filename="conversations.svg", path=str(SCREENSHOTS))
+        assert "A haiku about the sea" in Path(path).read_text().replace("&#160;", " ")

@@ -15,10 +15,11 @@ from llmtui import drafts, library
 from llmtui.chat import Outcome
 from llmtui.engine import Engine
 from llmtui.settings import Settings
-from llmtui.tui.app import PALETTE_ONLY, Workbench
+from llmtui.tui.app import Workbench
 from llmtui.tui.chat import Note, PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ERROR, ModelfileEditor
+from llmtui.tui.keys import PALETTE_ONLY
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.pull import PullDialog
 

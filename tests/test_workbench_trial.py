@@ -9,7 +9,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList
 from textual.widgets._markdown import MarkdownParagraph
-from workbench import app_for, ask, burst, history, notes, say, sent_before, wait_for
+from workbench import app_for, ask, burst, history, notes, prompts, say, sent_before, wait_for
 
 from llmtui import paths
 from llmtui.engine import Engine
@@ -212,11 +212,11 @@ async def test_enter_while_a_reply_streams_queues_the_prompt(engine: Engine) -> 
         await wait_for(lambda: len(app.query(UserTurn)) == 2, 120)
         # The turn is mounted before its prompt joins the history and its request starts:
         # until then the handle is the first reply's, already done.
-        await wait_for(lambda: len([m for m in history(app) if m.role == "user"]) == 2, 10)
+        await wait_for(lambda: len(prompts(app)) == 2, 10)
         await wait_for(
             lambda: app.chat.handle is not None and app.chat.handle.result is not None, 120
         )
-        assert [m.content for m in history(app) if m.role == "user"] == [LONG, "Now a short one."]
+        assert prompts(app) == [LONG, "Now a short one."]
 
 
 async def test_esc_puts_queued_prompts_back_in_the_input(engine: Engine) -> None:
@@ -397,7 +397,7 @@ async def test_edit_an_earlier_prompt_and_branch_from_it(engine: Engine) -> None
         await pilot.press("backspace", *" and a tree.", "enter")
         await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause()
-        assert [m.content for m in history(app) if m.role == "user"] == ["Name a fruit and a tree."]
+        assert prompts(app) == ["Name a fruit and a tree."]
 
 
 async def test_delete_a_prompt_and_its_reply(engine: Engine) -> None:
@@ -410,6 +410,6 @@ async def test_delete_a_prompt_and_its_reply(engine: Engine) -> None:
             await pilot.press("up")  # onto the first reply: its prompt goes with it
         await pilot.press("delete")
         await pilot.pause()
-        assert [m.content for m in history(app) if m.role == "user"] == ["Name a colour."]
+        assert prompts(app) == ["Name a colour."]
         assert [t.text for t in app.query(UserTurn)] == ["Name a colour."]
         assert len(app.query(Reply)) == 1

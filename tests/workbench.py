@@ -52,6 +52,11 @@ def history(app: Workbench) -> list[Message]:
     return app.session.messages()
 
 
+def prompts(app: Workbench) -> list[str]:
+    """The conversation's prompts, the one being answered too."""
+    return [turn.prompt for turn in app.session.turns]
+
+
 def notes(app: Workbench) -> list[str]:
     """The notifications on screen, as text."""
     return [str(n.message) for n in app._notifications]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on, work
@@ -18,20 +17,16 @@ from llmtui import drafts
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.store import ConversationStore, StoreError, Summary
 from llmtui.cli.format import ago
-from llmtui.engine import Engine, EngineError
+from llmtui.engine import Engine
 from llmtui.library import LibraryModel, UnknownModel, find
-from llmtui.library.create import build, create
-from llmtui.library.manage import ManageError, copy_model, remove_model
-from llmtui.library.names import InvalidName
-from llmtui.library.names import parse as parse_name
-from llmtui.modelfile import Modelfile, ModelfileError, serialise
+from llmtui.modelfile import serialise
 from llmtui.settings import Settings
-from llmtui.tui import modelfiles
 from llmtui.tui.chat import PromptInput, Transcript
 from llmtui.tui.chat_pane import ChatPane
 from llmtui.tui.conversations import Conversations
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
+from llmtui.tui.keys import PALETTE_ONLY, binding_rows
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.modelfile_pane import ModelfilePane
 from llmtui.tui.overrides import AppOverrides, WorkbenchScreen
@@ -43,27 +38,6 @@ from llmtui.tui.themes import load_themes
 PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
 SWITCH_INTERVAL = 0.0005  # seconds: how soon the model's thread gets the GIL from the UI
-
-# Actions without a key of their own, for the command palette: (title, help, action).
-PALETTE_ONLY = [
-    ("Pull a model", "Pull a GGUF model from Hugging Face, or search for one", "pull"),
-    ("Copy model", "Copy the model highlighted in the library under a new name", "copy_model"),
-    ("Delete model", "Delete (or hide) the model highlighted in the library", "delete_model"),
-    ("Edit model's Modelfile", "Open the highlighted model's Modelfile in the editor",
-     "edit_model"),
-    ("Refresh library", "Look for models again (store, Ollama, LM Studio, HF cache)",
-     "refresh_library"),
-    ("Set system prompt", "The chat's system prompt (as /set system)", "set_system"),
-    ("Set parameter", "A parameter for the chat, e.g. temperature 0.2 (as /set parameter)",
-     "set_parameter"),
-    ("Copy last reply", "Copy the last reply to the clipboard (OSC 52: works over SSH)",
-     "copy_last('reply')"),
-    ("Copy last code block", "Copy the last code block of the chat to the clipboard",
-     "copy_last('code')"),
-    ("Follow the reply", "Scroll the transcript to the end and follow the reply again",
-     "follow"),
-    ("Save Modelfile as", "Save the editor's buffer to another file", "save_as"),
-]  # fmt: skip
 
 
 class Workbench(AppOverrides[None]):
@@ -205,17 +179,11 @@ class Workbench(AppOverrides[None]):
 
     def key_rows(self) -> list[tuple[str, str, str, str]]:
         """(where, key, id, description) of every binding, with the keymap applied."""
-        rows = []
-        for where, holder in (("everywhere", Workbench), ("chat input", PromptInput),
-                              ("transcript", Transcript), ("editor", ModelfileEditor),
-                              ("library", LibraryPane),
-                              ("pull dialog", PullDialog)):  # fmt: skip
-            for binding in holder.BINDINGS:
-                assert isinstance(binding, Binding)
-                if binding.id:
-                    key = self.settings.keymap.get(binding.id, binding.key)
-                    rows.append((where, key, binding.id, binding.description))
-        return rows
+        holders = (("everywhere", Workbench), ("chat input", PromptInput),
+                   ("transcript", Transcript), ("editor", ModelfileEditor),
+                   ("library", LibraryPane), ("pull dialog", PullDialog),
+                   ("conversations", Conversations))  # fmt: skip
+        return binding_rows(holders, self.settings.keymap)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         under_dialog = isinstance(self.screen, ModalScreen)
@@ -271,18 +239,12 @@ class Workbench(AppOverrides[None]):
             editor.load(f"FROM {model.name}\n")
         return True
 
-    def library_model(self) -> LibraryModel | None:
-        model = self.query_one(LibraryPane).highlighted()
-        if model is None:
-            self.notify("highlight a model in the library first (F2)", severity="warning")
-        return model
-
     @on(LibraryPane.Chosen)
     def _chosen(self, event: LibraryPane.Chosen) -> None:
         self.switch_model(event.model, "chat")
 
     def action_edit_model(self) -> None:
-        model = self.library_model()
+        model = self.query_one(LibraryPane).target()
         if model is not None:
             self.switch_model(model, "editor")
 
@@ -311,48 +273,14 @@ class Workbench(AppOverrides[None]):
             return True
         return False
 
-    @work(exit_on_error=False)
-    async def action_pull(self) -> None:
-        reference = await self.push_screen_wait(PullDialog())
-        if reference:
-            self.query_one(LibraryPane).refresh_models(select=reference)
+    def action_pull(self) -> None:
+        self.query_one(LibraryPane).pull()
 
-    @work(exit_on_error=False)
-    async def action_copy_model(self) -> None:
-        model = self.library_model()
-        if model is None:
-            return
-        name = await self.push_screen_wait(
-            Ask(f"Copy {model.name} to:", placeholder="NAME[:TAG]", check=_name_problem)
-        )
-        if not name:
-            return
-        try:
-            manifest = copy_model(model, name)
-        except (ManageError, InvalidName, OSError) as error:
-            self.notify(str(error), severity="error")
-            return
-        self.notify(f"copied {model.name} to {manifest.name}")
-        self.query_one(LibraryPane).refresh_models(select=manifest.name)
+    def action_copy_model(self) -> None:
+        self.query_one(LibraryPane).copy_highlighted()
 
-    @work(exit_on_error=False)
-    async def action_delete_model(self) -> None:
-        model = self.library_model()
-        if model is None:
-            return
-        if "starter" in model.sources:
-            self.notify(f"{model.name} is a starter model: it comes with its Python package, "
-                        "and goes when you uninstall that", severity="warning")  # fmt: skip
-            return
-        what = "Delete" if model.owned else "Hide (its file stays)"
-        if not await self.push_screen_wait(Confirm(f"{what} {model.name}?", yes=what)):
-            return
-        try:
-            self.notify(remove_model(model))
-        except (ManageError, OSError) as error:
-            self.notify(str(error), severity="error")
-            return
-        self.query_one(LibraryPane).refresh_models()
+    def action_delete_model(self) -> None:
+        self.query_one(LibraryPane).delete_highlighted()
 
     def action_refresh_library(self) -> None:
         self.notify("reading the library again…")
@@ -478,7 +406,7 @@ class Workbench(AppOverrides[None]):
         self._show_settings()
         self.action_show("chat")
 
-    # -- the editor -----------------------------------------------------------------------
+    # -- the editor: the Modelfile pane's, from anywhere --------------------------------------
 
     def _restore_draft(self) -> None:
         draft = self.query_one(ModelfilePane).restore_draft()
@@ -486,102 +414,39 @@ class Workbench(AppOverrides[None]):
             self.notify(f"restored the unsaved Modelfile draft of {draft.path or draft.origin} "
                         "(Ctrl+S saves it)", timeout=10)  # fmt: skip
 
-    def action_apply_buffer(self, quiet: bool = False) -> bool:
+    def action_apply_buffer(self) -> None:
         """Chat with the editor's Modelfile now, without saving it."""
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        result = editor.validate()
-        if isinstance(result, ModelfileError):
-            self.notify(f"{result.line}:{result.column}: {result.reason}", severity="error")
-            return False
-        try:
-            manifest = build("buffer", result, editor.path.parent if editor.path else Path.cwd())
-            spec = manifest.spec()
-        except (ModelfileError, ValueError, EngineError, OSError) as error:
-            self.notify(str(error), severity="error")
-            return False
+        built = self.query_one(ModelfilePane).build()
+        if built is None:
+            return
+        spec, base = built
         # A copy: the chat keeps it until the next F7, whatever the editor shows meanwhile.
-        self.sub_title = f"{result.from_} (a copy of the editor's buffer)"
+        self.sub_title = f"{base} (a copy of the editor's buffer)"
         self.session.run_with(spec, self.sub_title)
-        if not quiet:
-            self.notify("the chat now uses the editor's Modelfile")
-        return True
+        self.notify("the chat now uses the editor's Modelfile")
 
     @work(exit_on_error=False)
     async def action_open(self) -> None:
-        if not await self._may_replace_buffer():
-            return
-        answer = await self.push_screen_wait(
-            Ask("Open Modelfile:", placeholder="a path, or a name in modelfiles/ (Tab completes)",
-                check=lambda text: None if modelfiles.resolve(text).is_file() else "no such file",
-                suggester=modelfiles.PathSuggester(), choices=modelfiles.saved())
-        )  # fmt: skip
-        if not answer:
-            return
-        path = modelfiles.resolve(answer)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            self.notify(f"cannot read {path}: {error}", severity="error")
-            return
-        self.query_one("#modelfile", ModelfileEditor).load(text, path)
+        if await self._may_replace_buffer():
+            self.query_one(ModelfilePane).open()
+
+    def action_save(self) -> None:
+        self.query_one(ModelfilePane).save()
+
+    def action_save_as(self) -> None:
+        self.query_one(ModelfilePane).save_as()
+
+    def action_create_model(self) -> None:
+        self.query_one(ModelfilePane).create_model()
+
+    @on(ModelfilePane.Opened)
+    def _opened(self) -> None:
         self.action_show("editor")
 
-    async def action_save(self) -> None:
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        if editor.path is None:
-            self.action_save_as()
-            return
-        self._write(editor.path)
-
-    @work(exit_on_error=False)
-    async def action_save_as(self) -> None:
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        answer = await self.push_screen_wait(
-            Ask("Save Modelfile as:", str(editor.path or ""),
-                placeholder="a path, or a name (saved in modelfiles/; Tab completes)",
-                suggester=modelfiles.PathSuggester(), choices=modelfiles.saved())
-        )  # fmt: skip
-        if answer:
-            self._write(modelfiles.resolve(answer))
-
-    def _write(self, path: Path) -> None:
-        try:
-            self.query_one(ModelfilePane).write(path)
-        except OSError as error:
-            self.notify(f"cannot save {path}: {error}", severity="error")
-            return
-        self.notify(f"saved {path}")
-
-    def _buffer(self) -> Modelfile | None:
-        result = self.query_one("#modelfile", ModelfileEditor).validate()
-        if isinstance(result, ModelfileError):
-            self.notify(f"fix the Modelfile first: {result.line}:{result.column}: "
-                        f"{result.reason}", severity="error")  # fmt: skip
-            return None
-        return result
-
-    @work(exit_on_error=False)
-    async def action_create_model(self) -> None:
-        modelfile = self._buffer()
-        if modelfile is None:
-            return
-        name = await self.push_screen_wait(
-            Ask("Create a model from the buffer, named:", placeholder="NAME[:TAG]",
-                check=_name_problem)
-        )  # fmt: skip
-        if not name:
-            return
-        editor = self.query_one("#modelfile", ModelfileEditor)
-        try:
-            manifest = create(name, modelfile, editor.path.parent if editor.path else Path.cwd())
-        except (ModelfileError, ValueError, EngineError, OSError) as error:
-            self.notify(str(error), title="not created", severity="error")
-            return
-        self.notify(f"created {manifest.name}")
-        self.query_one(LibraryPane).refresh_models(select=manifest.name)
-        if not editor.path:
-            self.query_one(ModelfilePane).saved()  # it lives in the store now
-        self.choose(manifest.name)
+    @on(ModelfilePane.Created)
+    def _created(self, event: ModelfilePane.Created) -> None:
+        self.query_one(LibraryPane).refresh_models(select=event.name)
+        self.choose(event.name)
 
     # -- leaving --------------------------------------------------------------------------
 
@@ -604,14 +469,6 @@ class Workbench(AppOverrides[None]):
             self.store.close()
         if self._own_engine:
             self.engine.close()
-
-
-def _name_problem(name: str) -> str | None:
-    try:
-        parse_name(name)
-    except InvalidName as error:
-        return str(error)
-    return None
 
 
 def run_workbench(

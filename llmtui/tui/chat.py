@@ -19,7 +19,8 @@ from textual.widgets.markdown import MarkdownFence
 from llmtui.chat import Turn
 from llmtui.engine import Done
 from llmtui.tui.live_tail import LiveTail
-from llmtui.tui.scrollbar import row_scrollbar
+from llmtui.tui.overrides import anchor_released, row_scrollbar
+from llmtui.tui.scrollbar import RowScrollBar
 
 
 class PromptInput(TextArea):
@@ -69,26 +70,26 @@ class PromptInput(TextArea):
         self.text = text
         self.move_cursor(self.document.end)
 
-    async def _on_key(self, event: events.Key) -> None:
-        row = self.cursor_location[0]
-        if event.key == "up" and row == 0 and self.sent:
-            if self._recall == len(self.sent):
-                self.draft = self.text  # leaving the draft for the history
-            self._recall = max(0, self._recall - 1)
+    def action_cursor_up(self, select: bool = False) -> None:
+        if select or self.cursor_location[0] != 0 or not self.sent:
+            super().action_cursor_up(select)
+            return
+        if self._recall == len(self.sent):
+            self.draft = self.text  # leaving the draft for the history
+        self._recall = max(0, self._recall - 1)
+        self._show(self.sent[self._recall])
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        last = self.cursor_location[0] == self.document.line_count - 1
+        if select or not last or not (self._recall < len(self.sent) or self.draft):
+            super().action_cursor_down(select)
+            return
+        self._recall = min(len(self.sent), self._recall + 1)
+        if self._recall < len(self.sent):
             self._show(self.sent[self._recall])
-            event.prevent_default()
-        elif event.key == "down" and row == self.document.line_count - 1 and (
-            self._recall < len(self.sent) or self.draft
-        ):
-            self._recall = min(len(self.sent), self._recall + 1)
-            if self._recall < len(self.sent):
-                self._show(self.sent[self._recall])
-            else:
-                text, self.draft = self.draft, ""
-                self._show(text)
-            event.prevent_default()
         else:
-            await super()._on_key(event)
+            text, self.draft = self.draft, ""
+            self._show(text)
 
 
 class Freezable(Widget):
@@ -189,7 +190,6 @@ class Reply(Freezable, Vertical):
                 f"{done.eval_count} tokens · {done.eval_rate:.1f} tok/s · "
                 f"first token {ttft:.0f} ms · {done.done_reason}"
             )
-
 
     async def failed(self, error: str) -> None:
         """The request failed: what arrived stays, the error is said, and that the turn is
@@ -332,7 +332,9 @@ class Transcript(VerticalScroll, can_focus=True):
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        return row_scrollbar(self)
+        size = self.scrollbar_size_vertical
+        return row_scrollbar(self, lambda: RowScrollBar(vertical=True, name="vertical",
+                                                        thickness=size))  # fmt: skip
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -420,4 +422,4 @@ class Transcript(VerticalScroll, can_focus=True):
         """False once the user scrolls up, until they scroll (or press End) to the bottom.
         Textual keeps this as the anchor's release; the scroll position alone lags a
         frame behind a growing reply, so it would say "not following" at every frame."""
-        return not getattr(self, "_anchor_released", False)
+        return not anchor_released(self)

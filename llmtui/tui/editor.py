@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -9,10 +10,10 @@ from pygments.token import Comment, Keyword, Name, Number, Punctuation, String, 
 from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.color import Color
-from textual.widgets import TextArea
 
 from llmtui.modelfile import Modelfile, ModelfileError, parse
 from llmtui.modelfile.lexer import ModelfileLexer
+from llmtui.tui.overrides import LexerTextArea
 
 ERROR = "llmtui.error"  # the highlight that marks a Modelfile error in the buffer
 
@@ -39,7 +40,7 @@ def _style(kind: _TokenType) -> str | None:
     return None
 
 
-class ModelfileEditor(TextArea):
+class ModelfileEditor(LexerTextArea):
     """Highlighting comes from the same Pygments lexer as `pygmentize -l modelfile`, in the
     TextArea theme's colours, so it follows the app's theme."""
 
@@ -76,10 +77,7 @@ class ModelfileEditor(TextArea):
         self.saved_text = text
         self.text = text
 
-    def _build_highlight_map(self) -> None:
-        self._line_cache.clear()
-        highlights = self._highlights
-        highlights.clear()
+    def highlight_spans(self) -> Iterator[tuple[int, int, int, str]]:
         row, column = 0, 0  # in bytes within the line, as TextArea's highlights are
         for _, kind, value in self._lexer.get_tokens_unprocessed(self.text):
             style = _style(kind) if kind is not Token.Text else None
@@ -88,23 +86,24 @@ class ModelfileEditor(TextArea):
                     row, column = row + 1, 0
                 width = len(piece.encode("utf-8"))
                 if style and width:
-                    highlights[row].append((column, column + width, style))
+                    yield row, column, column + width, style
                 column += width
-        self._mark_error()
+        yield from self._error_mark()
 
-    def _mark_error(self) -> None:
+    def _error_mark(self) -> Iterator[tuple[int, int, int, str]]:
         """Underline the error from its column to the end of its line, in the theme's error
         colour: TextArea has no gutter marks, so the mark is a highlight of its own."""
         error = self.result
-        if not isinstance(error, ModelfileError) or not error.line or self._theme is None:
+        styles = self.syntax_styles()
+        if not isinstance(error, ModelfileError) or not error.line or styles is None:
             return
         colour = Color.parse(self.app.current_theme.error or "red")
-        self._theme.syntax_styles[ERROR] = Style(color=colour.rich_color, underline=True, bold=True)
+        styles[ERROR] = Style(color=colour.rich_color, underline=True, bold=True)
         row = min(error.line, self.document.line_count) - 1
         line = self.document.get_line(row)
         start = len(line[: max(0, (error.column or 1) - 1)].encode("utf-8"))
         end = len(line.encode("utf-8"))
-        self._highlights[row].append((min(start, max(0, end - 1)), max(end, start + 1), ERROR))
+        yield row, min(start, max(0, end - 1)), max(end, start + 1), ERROR
 
     def validate(self) -> Modelfile | ModelfileError:
         """The buffer's Modelfile (or its error) now: the as-you-type check's result if it
@@ -121,8 +120,7 @@ class ModelfileEditor(TextArea):
         before = self.result
         self.result, self._checked = result, text
         if isinstance(before, ModelfileError) or isinstance(result, ModelfileError):
-            self._build_highlight_map()  # move or remove the error's mark
-            self.refresh()
+            self.rehighlight()  # move or remove the error's mark
 
 
 def check(text: str) -> Modelfile | ModelfileError:

@@ -1,4 +1,5 @@
-"""The library pane: every model, filtered as you type; Enter chats with the highlighted one."""
+"""The library pane: every model, filtered as you type; Enter chats with the highlighted one;
+its keys pull, copy and delete models."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from llmtui.engine import system
 from llmtui.engine.memory import human_bytes
 from llmtui.library import LibraryModel, list_models
 from llmtui.library.catalog import file_notes
+from llmtui.library.manage import ManageError, copy_model, remove_model
+from llmtui.library.names import InvalidName
+from llmtui.tui.dialogs import Ask, Confirm
+from llmtui.tui.modelfile_pane import name_problem
+from llmtui.tui.pull import PullDialog
 
 
 class LibraryPane(Vertical):
@@ -140,6 +146,56 @@ class LibraryPane(Vertical):
         if not self.shown or not 0 <= table.cursor_row < len(self.shown):
             return None
         return self.shown[table.cursor_row]
+
+    def target(self) -> LibraryModel | None:
+        """The highlighted model, for an action on it (or None, and what to do said)."""
+        model = self.highlighted()
+        if model is None:
+            self.notify("highlight a model in the library first (F2)", severity="warning")
+        return model
+
+    @work(exit_on_error=False)
+    async def pull(self) -> None:
+        reference = await self.app.push_screen_wait(PullDialog())
+        if reference:
+            self.refresh_models(select=reference)
+
+    @work(exit_on_error=False)
+    async def copy_highlighted(self) -> None:
+        model = self.target()
+        if model is None:
+            return
+        name = await self.app.push_screen_wait(
+            Ask(f"Copy {model.name} to:", placeholder="NAME[:TAG]", check=name_problem)
+        )
+        if not name:
+            return
+        try:
+            manifest = copy_model(model, name)
+        except (ManageError, InvalidName, OSError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(f"copied {model.name} to {manifest.name}")
+        self.refresh_models(select=manifest.name)
+
+    @work(exit_on_error=False)
+    async def delete_highlighted(self) -> None:
+        model = self.target()
+        if model is None:
+            return
+        if "starter" in model.sources:
+            self.notify(f"{model.name} is a starter model: it comes with its Python package, "
+                        "and goes when you uninstall that", severity="warning")  # fmt: skip
+            return
+        what = "Delete" if model.owned else "Hide (its file stays)"
+        if not await self.app.push_screen_wait(Confirm(f"{what} {model.name}?", yes=what)):
+            return
+        try:
+            self.notify(remove_model(model))
+        except (ManageError, OSError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self.refresh_models()
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()

@@ -15,7 +15,13 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from llmtui import atomic, drafts
+from llmtui.engine import EngineError, ModelSpec
+from llmtui.library.create import build, create
+from llmtui.library.names import InvalidName
+from llmtui.library.names import parse as parse_name
 from llmtui.modelfile import Modelfile, ModelfileError
+from llmtui.tui import modelfiles
+from llmtui.tui.dialogs import Ask
 from llmtui.tui.editor import ModelfileEditor, check
 from llmtui.tui.pane import Pane
 
@@ -105,12 +111,114 @@ class ModelfilePane(Pane):
             self.editor.text = draft.text
         return draft
 
+    # -- its file, and the models made of it ---------------------------------------------
+
+    class Opened(Message):
+        """A Modelfile was opened into the buffer."""
+
+    class Created(Message):
+        """A model was created from the buffer."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def _base_dir(self) -> Path:
+        """Where a FROM or ADAPTER path in the buffer is relative to."""
+        path = self.editor.path
+        return path.parent if path else Path.cwd()
+
+    def buffer(self) -> Modelfile | None:
+        """The buffer's Modelfile, or None (and the error said)."""
+        result = self.editor.validate()
+        if isinstance(result, ModelfileError):
+            self.notify(f"fix the Modelfile first: {result.line}:{result.column}: "
+                        f"{result.reason}", severity="error")  # fmt: skip
+            return None
+        return result
+
+    def build(self) -> tuple[ModelSpec, str] | None:
+        """What the buffer runs, unsaved, and the base it names; None (and said) if it
+        cannot run."""
+        modelfile = self.buffer()
+        if modelfile is None:
+            return None
+        try:
+            spec = build("buffer", modelfile, self._base_dir()).spec()
+        except (ModelfileError, ValueError, EngineError, OSError) as error:
+            self.notify(str(error), severity="error")
+            return None
+        return spec, modelfile.from_
+
+    @work(exit_on_error=False)
+    async def open(self) -> None:
+        answer = await self.app.push_screen_wait(
+            Ask("Open Modelfile:", placeholder="a path, or a name in modelfiles/ (Tab completes)",
+                check=lambda text: None if modelfiles.resolve(text).is_file() else "no such file",
+                suggester=modelfiles.PathSuggester(), choices=modelfiles.saved())
+        )  # fmt: skip
+        if not answer:
+            return
+        path = modelfiles.resolve(answer)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            self.notify(f"cannot read {path}: {error}", severity="error")
+            return
+        self.editor.load(text, path)
+        self.post_message(self.Opened())
+
+    def save(self) -> None:
+        if self.editor.path is None:
+            self.save_as()
+        else:
+            self._write(self.editor.path)
+
+    @work(exit_on_error=False)
+    async def save_as(self) -> None:
+        answer = await self.app.push_screen_wait(
+            Ask("Save Modelfile as:", str(self.editor.path or ""),
+                placeholder="a path, or a name (saved in modelfiles/; Tab completes)",
+                suggester=modelfiles.PathSuggester(), choices=modelfiles.saved())
+        )  # fmt: skip
+        if answer:
+            self._write(modelfiles.resolve(answer))
+
+    def _write(self, path: Path) -> None:
+        try:
+            self.write(path)
+        except OSError as error:
+            self.notify(f"cannot save {path}: {error}", severity="error")
+            return
+        self.notify(f"saved {path}")
+
     def write(self, path: Path) -> None:
         """Save the buffer to `path` (atomically); OSError if it cannot be written."""
         editor = self.editor
         atomic.write_text(path, editor.text)
         editor.path = path
         self.saved()
+
+    @work(exit_on_error=False)
+    async def create_model(self) -> None:
+        modelfile = self.buffer()
+        if modelfile is None:
+            return
+        name = await self.app.push_screen_wait(
+            Ask("Create a model from the buffer, named:", placeholder="NAME[:TAG]",
+                check=name_problem)
+        )  # fmt: skip
+        if not name:
+            return
+        try:
+            manifest = create(name, modelfile, self._base_dir())
+        except (ModelfileError, ValueError, EngineError, OSError) as error:
+            self.notify(str(error), title="not created", severity="error")
+            return
+        self.notify(f"created {manifest.name}")
+        if not self.editor.path:
+            self.saved()  # it lives in the store now
+        self.post_message(self.Created(manifest.name))
 
     def saved(self) -> None:
         """The buffer is now what is kept (in a file, or as a model in the store)."""
@@ -128,3 +236,12 @@ def shorten_path(path: str, width: int) -> str:
     if not slash or len(name) + 2 > width:
         return "…" + path[-(width - 1) :] if width > 1 else path[-1:]
     return "…" + (folder + slash)[-(width - 1 - len(name)) :] + name
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with `name` as a model's name (None: nothing)."""
+    try:
+        parse_name(name)
+    except InvalidName as error:
+        return str(error)
+    return None

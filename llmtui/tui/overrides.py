@@ -39,23 +39,41 @@ tests/test_keys.py) that fails with Textual's own code.
   the transcript was painted twice, ~120 rows after the layout's ~190. The layout's own
   repaint came after those widgets were told their new sizes, so it painted them as they
   are: `WorkbenchScreen` drops the requests of widgets whose whole shown part it painted.
+
+- The transcript's scrollbar (`row_scrollbar`): Textual makes a widget's scrollbar on first
+  use in `Widget.vertical_scrollbar`, with no way to give another class; this makes a
+  `RowScrollBar` (scrollbar.py: ~1.4 ms a repaint less) the same way.
+- Following the reply (`anchor_released`): Textual keeps whether the user scrolled away
+  from an anchored widget's end, and says only `is_anchored` (set by `anchor()`, which
+  scrolling up does not clear); the transcript's "the reply goes on below" bar needs the
+  release itself. The scroll position alone lags a frame behind a growing reply.
+- Highlights from a Pygments lexer (`LexerTextArea`): TextArea highlights only through
+  tree-sitter grammars; the Modelfile language has a Pygments lexer (the same that
+  `pygmentize -l modelfile` uses), so `_build_highlight_map` is replaced to fill TextArea's
+  highlight map from it.
+
+Where an attribute these rely on is gone (another Textual), each falls back to Textual's
+own behaviour: its own scrollbar, following judged by the scroll position, no highlights.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from rich.style import Style
 from textual import events, messages
 from textual._compositor import Compositor
 from textual.app import App, ReturnType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.screen import Screen
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.widgets import TextArea
 from textual.worker import Worker, WorkerState
 
 from llmtui import errorlog, paths
@@ -293,9 +311,7 @@ class AppOverrides(App[ReturnType]):
         if self._keys_waiting and self._key_check is None:
             # The timer posts a message: a timer's callback runs in the timer's own task,
             # beside the app's message loop, which is where keys must be handed on.
-            self._key_check = self.set_interval(
-                KEY_CHECK, lambda: self.post_message(KeyCheck())
-            )
+            self._key_check = self.set_interval(KEY_CHECK, lambda: self.post_message(KeyCheck()))
         elif not self._keys_waiting and self._key_check is not None:
             self._key_check.stop()
             self._key_check = None
@@ -309,8 +325,65 @@ class AppOverrides(App[ReturnType]):
     async def on_key_check(self, message: KeyCheck) -> None:
         message.stop()
         target = self._key_target
-        if target is None or not target.is_attached or (
-            time.monotonic() - self._key_sent_at >= KEY_TIMEOUT
+        if (
+            target is None
+            or not target.is_attached
+            or (time.monotonic() - self._key_sent_at >= KEY_TIMEOUT)
         ):
             self._key_target = None
             await self._send_keys()
+
+
+# -- widgets ------------------------------------------------------------------------------
+
+
+def row_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> ScrollBar:
+    """`widget`'s vertical scrollbar, made by `make` the first time it is asked for (what
+    `Widget.vertical_scrollbar` does with Textual's own)."""
+    if not hasattr(widget, "_vertical_scrollbar") or not hasattr(widget.app, "_start_widget"):
+        return Widget.vertical_scrollbar.fget(widget)  # type: ignore[attr-defined,no-any-return]
+    if widget._vertical_scrollbar is None:
+        bar = make()
+        bar.display = False
+        widget._vertical_scrollbar = bar
+        widget.app._start_widget(widget, bar)
+    return widget._vertical_scrollbar
+
+
+def anchor_released(widget: Widget) -> bool:
+    """Whether the user scrolled away from an anchored widget's end (until they scroll, or
+    it is anchored, back)."""
+    released = getattr(widget, "_anchor_released", None)
+    if released is None:
+        return widget.scroll_y < widget.max_scroll_y
+    return bool(released)
+
+
+class LexerTextArea(TextArea):
+    """A TextArea whose highlights come from `highlight_spans` (a Pygments lexer's)."""
+
+    def highlight_spans(self) -> Iterable[tuple[int, int, int, str]]:
+        """(row, start byte, end byte, highlight name) for the text now."""
+        return ()
+
+    def syntax_styles(self) -> dict[str, Style] | None:
+        """The TextArea theme's syntax styles, to add highlight names of one's own (None
+        before the theme is set, or where Textual keeps no theme object)."""
+        theme = getattr(self, "_theme", None)
+        return None if theme is None else theme.syntax_styles
+
+    def rehighlight(self) -> None:
+        """Build the highlights again (what `highlight_spans` gives has changed)."""
+        self._build_highlight_map()
+        self.refresh()
+
+    def _build_highlight_map(self) -> None:
+        highlights = getattr(self, "_highlights", None)
+        cache = getattr(self, "_line_cache", None)
+        if highlights is None or cache is None:
+            super()._build_highlight_map()
+            return
+        cache.clear()
+        highlights.clear()
+        for row, start, end, name in self.highlight_spans():
+            highlights[row].append((start, end, name))

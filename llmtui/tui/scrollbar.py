@@ -15,7 +15,6 @@ from rich.style import Style
 from textual.geometry import Region
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
-from textual.widget import Widget
 
 # render_bar's own defaults, for a style without a colour
 BACK = Color.parse("#555555")
@@ -57,14 +56,3 @@ class RowScrollBar(ScrollBar):
                 rows.append(strip)
             self._key, self._rows = key, rows
         return [row.crop(crop.x, crop.right) for row in self._rows[crop.y : crop.bottom]]
-
-
-def row_scrollbar(widget: Widget) -> ScrollBar:
-    """`widget`'s vertical scrollbar, made a `RowScrollBar` the first time it is asked for
-    (what `Widget.vertical_scrollbar` does with Textual's)."""
-    if widget._vertical_scrollbar is None:
-        bar = RowScrollBar(vertical=True, name="vertical", thickness=widget.scrollbar_size_vertical)
-        bar.display = False
-        widget._vertical_scrollbar = bar
-        widget.app._start_widget(widget, bar)
-    return widget._vertical_scrollbar
