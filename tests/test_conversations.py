@@ -194,8 +194,9 @@ def test_llmtui_chats_export_import_and_a_bad_file(own_home: Path, tmp_path: Pat
     markdown = llmtui("chats", "export", "1").stdout
     assert markdown.startswith("# Greeting") and "Hi there." in markdown
     assert llmtui("chats", "rm", "1").returncode == 0
-    assert "imported as conversation" in llmtui("chats", "import", str(exported)).stdout
-    shown = llmtui("chats", "show", "2")
+    imported = llmtui("chats", "import", str(exported)).stdout
+    assert imported.startswith("imported as conversation ")
+    shown = llmtui("chats", "show", imported.split()[-1])
     assert "Hi there." in shown.stdout and "Greeting" in shown.stdout
     bad = tmp_path / "bad.json"
     bad.write_text('{"some": "thing"}')

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -52,8 +53,11 @@ def workbench(
     """llmtui in a detached 160x45 tmux session, ready (its Modelfile validated); `via`
     wraps the command line that starts it (in an ssh login, say)."""
     session = f"llmtui-{uuid.uuid4().hex[:8]}"
+    # A home of its own, as a new user has: no kept conversation offered above the prompt
+    # (it pushed a prompt whose reply filled the screen out of view).
+    home = tempfile.mkdtemp(prefix="tmux-", dir=os.environ["LLMTUI_HOME"])
     settings = {
-        "LLMTUI_HOME": os.environ["LLMTUI_HOME"], "HOME": os.environ["HOME"],
+        "LLMTUI_HOME": home, "HOME": os.environ["HOME"],
         "TERM": "xterm-256color", **(env or {}),
     }  # fmt: skip
     line = " ".join(["env", *(shlex.quote(f"{k}={v}") for k, v in settings.items()),
