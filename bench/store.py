@@ -22,12 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = (
-    "model token context thread cache prompt reply engine library terminal window memory "
-    "python rust kernel socket packet latency quantum river mountain garden recipe coffee "
-    "history empire bridge violin harbour lantern orbit planet comet glacier desert forest "
-    "algorithm matrix vector tensor gradient compiler parser grammar theorem proof lemma"
-).split()
+WORDS = [  # the words of the conversations made up to fill the store
+    "model", "token", "context", "thread", "cache", "prompt", "reply", "engine", "library",
+    "terminal", "window", "memory", "python", "rust", "kernel", "socket", "packet", "latency",
+    "quantum", "river", "mountain", "garden", "recipe", "coffee", "history", "empire",
+    "bridge", "violin", "harbour", "lantern", "orbit", "planet", "comet", "glacier", "desert",
+    "forest", "algorithm", "matrix", "vector", "tensor", "gradient", "compiler", "parser",
+    "grammar", "theorem", "proof", "lemma",
+]  # fmt: skip
 
 
 def sentence(rng: random.Random, words: int) -> str:
@@ -65,7 +67,7 @@ async def start(home: Path) -> tuple[float, float]:
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
         first_frame = time.perf_counter() - began
-        while app.store is None:
+        while app.chat.store is None:
             await asyncio.sleep(0.002)
         await pilot.pause()
         ready = time.perf_counter() - began

@@ -45,7 +45,7 @@ async def test_a_conversation_survives_a_restart_and_goes_on(
 ) -> None:
     first = workbench(engine)
     async with first.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: first.store is not None)
+        await wait_for(lambda: first.chat.store is not None)
         await ask(pilot, first, "Say one word.")
         said = first.session.turns[0].reply
         await pilot.press("ctrl+q")
@@ -75,7 +75,7 @@ async def test_a_conversation_survives_a_restart_and_goes_on(
 async def test_search_rename_and_delete_in_the_list(engine: Engine, own_home: Path) -> None:
     app = workbench(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.store is not None)
+        await wait_for(lambda: app.chat.store is not None)
         await ask(pilot, app, "Name a fruit.")
         await say(pilot, "/clear")
         await ask(pilot, app, "Name a colour.")
@@ -113,7 +113,7 @@ async def test_a_conversation_whose_model_is_gone_is_still_readable(
     store.close()
     app = workbench(engine)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(lambda: app.store is not None)
+        await wait_for(lambda: app.chat.store is not None)
         await pilot.press("ctrl+l")
         await wait_for(lambda: isinstance(app.screen, Conversations))
         await wait_for(lambda: app.screen.query_one(DataTable).row_count == 1)

@@ -15,8 +15,6 @@ from textual.widgets import Footer, Header, Tab, Tabs
 
 from llmtui import drafts
 from llmtui.chat import ChatSession, SessionError
-from llmtui.chat.store import ConversationStore, StoreError, Summary
-from llmtui.cli.format import ago
 from llmtui.engine import Engine
 from llmtui.library import LibraryModel, UnknownModel, find
 from llmtui.modelfile import serialise
@@ -80,7 +78,6 @@ class Workbench(AppOverrides[None]):
         self._own_engine = engine is None
         self.model_name = model or self.settings.default_model
         self.session = ChatSession(self.engine, defaults=self.settings.parameters)
-        self.store: ConversationStore | None = None  # opened after the first frame
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -118,7 +115,7 @@ class Workbench(AppOverrides[None]):
             self.query_one(f"#{pane}").border_title = pane.title()
         self.choose(self.model_name)
         if self.settings.keep_chats:
-            self._open_store()
+            self.chat.open_store()
         self._restore_draft()
         self.query_one("#prompt").focus()
         self._layout(self.size.width)
@@ -249,7 +246,9 @@ class Workbench(AppOverrides[None]):
             self.switch_model(model, "editor")
 
     @work(exclusive=True, group="switch-model", exit_on_error=False)
-    async def switch_model(self, model: LibraryModel, then: str = "chat") -> None:
+    async def switch_model(
+        self, model: LibraryModel, then: str = "chat", mark: bool = True
+    ) -> None:
         """Chat with `model` from now on, the same on every path (the library's Enter and
         `e`, /load): ask first if the editor's buffer has unsaved changes, keep the
         conversation (as Ollama's /load does), and say in it where the model changed."""
@@ -259,7 +258,7 @@ class Workbench(AppOverrides[None]):
         previous = self.session.origin
         if not self.set_model(model):
             return
-        if previous != model.name:
+        if previous != model.name and mark:
             await self.chat.model_switched(model.name)
             self.notify(f"chatting with {model.name}")
         self.action_show(then)
@@ -313,7 +312,7 @@ class Workbench(AppOverrides[None]):
 
     @on(ChatPane.Load)
     def _load(self, event: ChatPane.Load) -> None:
-        self.switch_model(event.model)
+        self.switch_model(event.model, mark=event.mark)
 
     @on(ChatPane.Leave)
     def _leave(self) -> None:
@@ -346,65 +345,8 @@ class Workbench(AppOverrides[None]):
         if line:
             await self.chat.command(f"/set parameter {line}")
 
-    # -- kept conversations -----------------------------------------------------------------
-
-    @work(thread=True, exit_on_error=False)
-    def _open_store(self) -> None:
-        """Off the UI thread: opening (or creating, or migrating) the database."""
-        try:
-            store = ConversationStore()
-        except (StoreError, OSError) as error:
-            self.call_from_thread(self.notify, f"conversations are not kept: {error}",
-                                  severity="warning", timeout=10)  # fmt: skip
-            return
-        latest = store.latest()
-        self.call_from_thread(self._store_ready, store, latest)
-
-    def _store_ready(self, store: ConversationStore, latest: Summary | None) -> None:
-        self.store = store
-        store.attach(self.session)
-        if store.problem:
-            self.notify(store.problem, severity="warning", timeout=10)
-        if latest is not None and not self.session.turns:
-            self.chat.note(
-                f"Your last conversation: “{latest.title}” ({latest.model}, {latest.turns} "
-                f"turns, {ago(latest.updated).lower()}). Ctrl+L continues it or another."
-            )
-
-    @work(exit_on_error=False)
-    async def action_conversations(self) -> None:
-        if self.store is None:
-            self.notify("conversations are not kept (keep_chats in the settings)",
-                        severity="warning")  # fmt: skip
-            return
-        key = await self.push_screen_wait(Conversations(self.store))
-        if key is not None:
-            await self.continue_conversation(key)
-
-    async def continue_conversation(self, key: int) -> None:
-        """Open a kept conversation: its turns, system prompt and parameters, and its model
-        if the library still has it (else the text is there to read, and the chat goes on
-        with the model it had)."""
-        assert self.store is not None
-        try:
-            conversation = self.store.load(key)
-        except StoreError as error:
-            self.notify(str(error), severity="error")
-            return
-        self.action_stop()
-        self.session.restore(conversation)
-        try:
-            model = find(conversation.model)
-        except UnknownModel:
-            self.notify(f"{conversation.model} is not in the library any more: the "
-                        f"conversation goes on with {self.session.origin or 'no model'} "
-                        "(/load changes it)", severity="warning", timeout=10)  # fmt: skip
-        else:
-            if model.name != self.session.origin and await self._may_replace_buffer():
-                self.set_model(model)
-        await self.chat.show_turns()
-        self._show_settings()
-        self.action_show("chat")
+    def action_conversations(self) -> None:
+        self.chat.conversations()
 
     # -- the editor: the Modelfile pane's, from anywhere --------------------------------------
 
@@ -465,8 +407,6 @@ class Workbench(AppOverrides[None]):
         self.exit()
 
     def on_unmount(self) -> None:
-        if self.store is not None:
-            self.store.close()
         if self._own_engine:
             self.engine.close()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
@@ -23,11 +23,14 @@ from textual.widgets.markdown import MarkdownFence
 
 from llmtui.chat import ChatSession, CommandError, Outcome, SessionError, Turn, commands
 from llmtui.chat.backend import EventCallback
+from llmtui.chat.store import ConversationStore, StoreError, Summary
+from llmtui.cli.format import ago
 from llmtui.engine import Done, EngineError, Failed
 from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, UnknownModel, find
 from llmtui.tui.bridge import Drained, ReplyBridge, frame_interval
 from llmtui.tui.chat import ModelSwitch, Note, PromptInput, Reply, Transcript, UserTurn
+from llmtui.tui.conversations import Conversations
 from llmtui.tui.pane import Pane
 from llmtui.tui.stats import StatsPane
 
@@ -36,11 +39,12 @@ STREAMING = "a reply is still streaming (Esc stops it)"
 
 class ChatPane(Pane):
     class Load(TextualMessage):
-        """/load: the workbench switches model (it may ask about the editor's buffer)."""
+        """/load, or a conversation continued: the workbench switches model (it may ask
+        about the editor's buffer); `mark` says the switch in the transcript."""
 
-        def __init__(self, model: LibraryModel) -> None:
+        def __init__(self, model: LibraryModel, mark: bool = True) -> None:
             super().__init__()
-            self.model = model
+            self.model, self.mark = model, mark
 
     class Leave(TextualMessage):
         """/bye."""
@@ -56,6 +60,7 @@ class ChatPane(Pane):
         self.queued: list[str] = []  # prompts sent while a reply streamed, in order
         self.frame = frame_interval(frame_ms)  # seconds between repaints
         self._frames: Timer | None = None
+        self.store: ConversationStore | None = None  # opened after the first frame
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
@@ -324,6 +329,68 @@ class ChatPane(Pane):
         """Show `text` in the transcript: not in the conversation, not sent to the model."""
         self.transcript.anchor()
         return self.transcript.mount(Note(text))
+
+    # -- kept conversations ---------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False)
+    def open_store(self) -> None:
+        """Off the UI thread: opening (or creating, or migrating) the database."""
+        try:
+            store = ConversationStore()
+        except (StoreError, OSError) as error:
+            self.app.call_from_thread(self.notify, f"conversations are not kept: {error}",
+                                      severity="warning", timeout=10)  # fmt: skip
+            return
+        latest = store.latest()
+        self.app.call_from_thread(self._store_ready, store, latest)
+
+    def _store_ready(self, store: ConversationStore, latest: Summary | None) -> None:
+        self.store = store
+        store.attach(self.session)
+        if store.problem:
+            self.notify(store.problem, severity="warning", timeout=10)
+        if latest is not None and not self.session.turns:
+            self.note(
+                f"Your last conversation: “{latest.title}” ({latest.model}, {latest.turns} "
+                f"turns, {ago(latest.updated).lower()}). Ctrl+L continues it or another."
+            )
+
+    def on_unmount(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    @work(exit_on_error=False)
+    async def conversations(self) -> None:
+        if self.store is None:
+            self.notify("conversations are not kept (keep_chats in the settings)",
+                        severity="warning")  # fmt: skip
+            return
+        key = await self.app.push_screen_wait(Conversations(self.store))
+        if key is not None:
+            await self.continue_conversation(key)
+
+    async def continue_conversation(self, key: int) -> None:
+        """Open a kept conversation: its turns, system prompt and parameters, and its model
+        if the library still has it (else the text is there to read, and the chat goes on
+        with the model it had)."""
+        assert self.store is not None
+        try:
+            conversation = self.store.load(key)
+        except StoreError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.session.restore(conversation)
+        await self.show_turns()
+        self.post_message(self.SessionChanged())
+        try:
+            model = find(conversation.model)
+        except UnknownModel:
+            self.notify(f"{conversation.model} is not in the library any more: the "
+                        f"conversation goes on with {self.session.origin or 'no model'} "
+                        "(/load changes it)", severity="warning", timeout=10)  # fmt: skip
+            return
+        if model.name != self.session.origin:
+            self.post_message(self.Load(model, mark=False))
 
     # -- the transcript's keys ------------------------------------------------------------
 
