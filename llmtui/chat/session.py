@@ -130,8 +130,7 @@ class ChatSession:
     def load(self, model: LibraryModel) -> None:
         """Go on with `model`: the turns, system prompt and parameters stay (each turn
         keeps the name of the model that answered it). SessionError if it cannot run."""
-        if self.streaming:
-            raise SessionError("a reply is still streaming: stop it first")
+        self._not_streaming()
         try:
             spec = model.spec()
         except (EngineError, ValueError, OSError) as error:
@@ -166,6 +165,10 @@ class ChatSession:
         own = self.spec.options if self.spec is not None else {}
         return {k: v for k, v in self.defaults.items() if k not in own} | self.options
 
+    def _not_streaming(self) -> None:
+        if self.streaming:
+            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+
     def messages(self, until: int | None = None) -> list[Message]:
         """What the model is sent before turn `until` (all turns by default)."""
         sent = [Message("system", self.system)] if self.system is not None else []
@@ -177,8 +180,7 @@ class ChatSession:
     def send(self, text: str, on_event: EventCallback | None = None) -> RequestHandle:
         """Start a turn: the conversation so far and `text`, to the model."""
         spec = self._spec()
-        if self.streaming:
-            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+        self._not_streaming()
         messages = [*self.messages(), Message("user", text)]
         turn = Turn(text, self.origin)
         handle = self.engine.chat(
@@ -190,8 +192,7 @@ class ChatSession:
     def complete(self, prompt: str, on_event: EventCallback | None = None) -> RequestHandle:
         """A turn for a completion model: `prompt` continued as plain text."""
         spec = self._spec()
-        if self.streaming:
-            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+        self._not_streaming()
         turn = Turn(prompt, self.origin)
         handle = self.engine.generate(
             spec, prompt, self.request_options(), keep_alive=self.keep_alive,
@@ -225,8 +226,7 @@ class ChatSession:
 
     def regenerate(self, on_event: EventCallback | None = None) -> RequestHandle:
         """The last prompt again, for a new reply (or a retry of a failed one)."""
-        if self.streaming:
-            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+        self._not_streaming()
         if not self.turns:
             raise SessionError("there is no reply to take back yet")
         prompt = self.turns[-1].prompt
@@ -235,8 +235,7 @@ class ChatSession:
 
     def truncate(self, index: int) -> str:
         """Branch: the conversation goes back to before turn `index`; its prompt, to edit."""
-        if self.streaming:
-            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+        self._not_streaming()
         prompt = self.turns[index].prompt
         del self.turns[index:]
         self._changed()
@@ -249,8 +248,7 @@ class ChatSession:
 
     def delete(self, index: int) -> None:
         """Take one prompt and its reply out of the conversation."""
-        if self.streaming:
-            raise SessionError("a reply is still streaming (Esc or Ctrl+C stops it)")
+        self._not_streaming()
         del self.turns[index]
         self._changed()
 
