@@ -214,7 +214,7 @@ class Note(Freezable, Static):
     """What a slash command said (/show ...): on screen, not in the conversation."""
 
     DEFAULT_CSS = """
-    Note { color: $text-muted; padding: 0 1; margin: 0 0 1 0; border-left: thick $panel; }
+    Note { color: $text-muted; text-style: italic; padding: 0 1; margin: 0 0 1 0; }
     """
 
     def __init__(self, text: str) -> None:

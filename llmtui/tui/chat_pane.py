@@ -352,7 +352,8 @@ class ChatPane(Pane):
         if latest is not None and not self.session.turns:
             self.note(
                 f"Your last conversation: “{latest.title}” ({latest.model}, {latest.turns} "
-                f"turns, {ago(latest.updated).lower()}). Ctrl+L continues it or another."
+                f"turn{'s' if latest.turns != 1 else ''}, {ago(latest.updated).lower()}). "
+                "Ctrl+L continues it or another."
             )
 
     def on_unmount(self) -> None:
