@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from llmtui import __version__
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.store import ConversationStore, StoreError
-from llmtui.cli import chats, library, models
+from llmtui.cli import chats, compare, library, models
 from llmtui.cli.chat import LineChat, interactive
+from llmtui.cli.compare import CompareError
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         help="delete the files of models llmtui does not own (default: hide them)",
     )
     chats.add_parser(commands)
+    compare.add_parser(commands)
     return parser
 
 
@@ -116,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _dispatch(args)
         sys.stdout.flush()  # here, where a full disk is one line, not at exit
         return status
-    except (UnknownModel, EngineError, OptionError, InvalidName, SessionError) as error:
+    except (UnknownModel, EngineError, OptionError, InvalidName, SessionError,
+            CompareError) as error:  # fmt: skip
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
@@ -159,6 +162,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return models.remove_command(args.names, args.delete_files)
     if args.command == "chats":
         return chats.chats_command(args)
+    if args.command == "compare":
+        return compare.compare_command(args)
     if args.command == "tui":
         return _workbench(args.model, args.no_mouse)
     return _workbench(None, args.no_mouse)
