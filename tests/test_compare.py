@@ -9,6 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from scripted import ScriptedEngine
+
+from llmtui import library
+from llmtui.chat import ChatSession
+from llmtui.chat.compare import IN_TURN, TOGETHER, Column, ask_all, choose_schedule
 
 FAST = ["--options", "num_predict=12", "--options", "temperature=0", "--seed", "1"]
 
@@ -79,3 +84,29 @@ def test_wrong_input_is_one_line_and_exit_1(args: list[str], said: str) -> None:
     result = compare(*args)
     assert result.returncode == 1 and result.stderr.startswith(said), result.stderr
     assert result.stderr.count("\n") == 1 and not result.stdout
+
+
+def columns(*names: str) -> list[Column]:
+    engine = ScriptedEngine(delay=0.01)
+    return [Column(name, ChatSession(engine, library.find(name))) for name in names]
+
+
+def test_columns_run_together_when_each_has_a_core_and_all_fit() -> None:
+    two = columns("smollm2:135m", "gemma3:270m")
+    assert choose_schedule(two, cores=2, available=20 * 2**30)[0] == TOGETHER
+    assert choose_schedule(two, cores=1, available=20 * 2**30) == (IN_TURN, "2 columns, 1 cores")
+    schedule, why = choose_schedule(two, cores=2, available=300 * 2**20)
+    assert schedule == IN_TURN and why.startswith("together they need")
+    cells = ask_all(two, "Hi there", TOGETHER)
+    assert [(c.column, c.text) for c in cells] == [
+        ("smollm2:135m", "You said: Hi there"), ("gemma3:270m", "Hi there and so on."),
+    ]  # fmt: skip
+
+
+def test_the_cli_says_which_schedule_it_chose() -> None:
+    result = compare("smollm2:135m", "gemma3:270m", "--prompt", "Hi.", *FAST, "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("llmtui: columns run ")
+    result = compare("smollm2:135m", "gemma3:270m", "--prompt", "Hi.", *FAST,
+                     "--schedule", "turn")  # fmt: skip
+    assert "llmtui: columns run in turn (as asked)" in result.stderr

@@ -12,10 +12,11 @@ from typing import Any
 
 from llmtui import files
 from llmtui.chat import ChatSession
-from llmtui.chat.compare import Cell, Column, ask_all
+from llmtui.chat.compare import IN_TURN, TOGETHER, Cell, Column, ask_all, choose_schedule
 from llmtui.cli import format as fmt
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import coerce
+from llmtui.engine.system import available_memory, physical_cores
 from llmtui.library import find
 from llmtui.library.create import build
 from llmtui.modelfile import ModelfileError, parse
@@ -51,6 +52,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a parameter for every column, e.g. temperature=0",
     )
     compare.add_argument("--seed", type=int, help="the same seed for every column")
+    compare.add_argument(
+        "--schedule",
+        choices=("auto", TOGETHER, "turn"),
+        default="auto",
+        help="columns together (each a share of the cores) or in turn; "
+        "auto: together when each has a core and all fit in memory",
+    )
     out = compare.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--markdown", action="store_true", help="print a Markdown report")
@@ -71,7 +79,11 @@ def compare_command(args: argparse.Namespace) -> int:
         columns = _columns(engine, args.models, args.file, user.parameters)
         for column in columns:
             column.session.options.update(options)
-        rounds = [(prompt, ask_all(columns, prompt)) for prompt in prompts]
+        schedule, why = choose_schedule(columns, physical_cores(), available_memory())
+        if args.schedule != "auto":
+            schedule, why = (TOGETHER if args.schedule == TOGETHER else IN_TURN), "as asked"
+        print(f"llmtui: columns run {schedule} ({why})", file=sys.stderr)
+        rounds = [(prompt, ask_all(columns, prompt, schedule)) for prompt in prompts]
     finally:
         engine.close()
     if args.json:
