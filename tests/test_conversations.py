@@ -204,3 +204,20 @@ def test_llmtui_chats_export_import_and_a_bad_file(own_home: Path, tmp_path: Pat
         result = llmtui("chats", "import", str(path))
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert llmtui("chats", "show", "99").stderr.startswith("Error: no conversation 99")
+
+
+async def test_the_list_waits_for_the_reply_that_streams(own_home: Path) -> None:
+    engine = ScriptedEngine(lambda messages: " ".join(["word"] * 200), delay=0.02)
+    app = workbench(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.chat.store is not None)
+        await say(pilot, "Talk.")
+        await wait_for(lambda: app.streaming)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert not isinstance(app.screen, Conversations)
+        assert any("still streaming" in n for n in notes(app))
+        await pilot.press("escape")
+        await wait_for(lambda: not app.streaming)
+        await pilot.press("ctrl+l")
+        await wait_for(lambda: isinstance(app.screen, Conversations))

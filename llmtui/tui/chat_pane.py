@@ -362,6 +362,9 @@ class ChatPane(Pane):
 
     @work(exit_on_error=False)
     async def conversations(self) -> None:
+        if self.streaming:  # its last words would land in the conversation opened instead
+            self.notify(STREAMING, severity="warning")
+            return
         if self.store is None:
             self.notify("conversations are not kept (keep_chats in the settings)",
                         severity="warning")  # fmt: skip
