@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from llmtui.engine import Done
 from llmtui.engine.memory import human_bytes as human_size
+from llmtui.timeago import ago
 
 __all__ = [
     "ago",
@@ -29,23 +29,6 @@ def duration(ns: int) -> str:
     if ns >= 1_000:
         return f"{ns / 1e3:.6g}µs"
     return f"{ns}ns"
-
-
-def ago(timestamp: float, now: float | None = None) -> str:
-    """'3 minutes ago', as `ollama list` prints MODIFIED."""
-    seconds = max(0.0, (now if now is not None else time.time()) - timestamp)
-    for unit, size in (
-        ("year", 31_536_000),
-        ("month", 2_592_000),
-        ("week", 604_800),
-        ("day", 86_400),
-        ("hour", 3_600),
-        ("minute", 60),
-    ):
-        if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count > 1 else ''} ago"
-    return "Less than a minute ago" if seconds >= 1 else "Less than a second ago"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -24,10 +24,10 @@ from textual.widgets.markdown import MarkdownFence
 from llmtui.chat import ChatSession, CommandError, Outcome, SessionError, Turn, commands
 from llmtui.chat.backend import EventCallback
 from llmtui.chat.store import ConversationStore, StoreError, Summary
-from llmtui.cli.format import ago
 from llmtui.engine import Done, EngineError, Failed
 from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, UnknownModel, find
+from llmtui.timeago import ago
 from llmtui.tui.bridge import Drained, ReplyBridge, frame_interval
 from llmtui.tui.chat import ModelSwitch, Note, PromptInput, Reply, Transcript, UserTurn
 from llmtui.tui.conversations import Conversations

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Label
 from textual.worker import get_current_worker
 
 from llmtui.chat.store import ConversationStore, Summary
-from llmtui.cli.format import ago
+from llmtui.timeago import ago
 from llmtui.tui.dialogs import DIALOG_CSS, Ask, Confirm
 
 
