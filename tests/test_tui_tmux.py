@@ -91,6 +91,13 @@ def send(session: str, text: str) -> None:
     tmux("send-keys", "-t", session, text, "Enter")
 
 
+def send_prompt(session: str) -> None:
+    """PROMPT in one burst, its reply kept short: a sampled reply may fill the screen and
+    scroll the prompt out of view before `assert_sent_whole` reads it (seen in CI)."""
+    send(session, "/set parameter num_predict 40")
+    send(session, PROMPT)
+
+
 def assert_sent_whole(session: str) -> None:
     """PROMPT went to the model whole: a reply came, and the prompt shows on one line (a
     prompt cut by Enter shows its start in the transcript and its end in the input)."""
@@ -103,7 +110,7 @@ def test_prompt_reply_and_no_llama_log_on_screen() -> None:
     with workbench() as session:
         assert "llmtui — smollm2:135m" in screen(session)  # the model's name, always visible
         assert tmux("display", "-p", "-t", session, "#{mouse_any_flag}").strip() == "1"
-        send(session, PROMPT)
+        send_prompt(session)
         assert_sent_whole(session)
         shown = screen(session)
         assert "tokens ·" in shown and "tok/s ·" in shown
@@ -200,5 +207,5 @@ def test_a_prompt_typed_in_one_burst_over_ssh_is_sent_whole(
     """Over a real SSH login on loopback, keys reach the app as the network delivers them:
     the prompt and its Enter in one write."""
     with workbench(via=sshd) as session:
-        send(session, PROMPT)
+        send_prompt(session)
         assert_sent_whole(session)
