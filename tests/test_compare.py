@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,22 @@ import pytest
 from scripted import ScriptedEngine
 
 from llmtui import library
-from llmtui.chat import ChatSession
-from llmtui.chat.compare import IN_TURN, TOGETHER, Column, ask_all, choose_schedule
+from llmtui.chat import ChatSession, Outcome
+from llmtui.chat.compare import (
+    IN_TURN,
+    TOGETHER,
+    Cell,
+    Column,
+    Comparison,
+    ask_all,
+    choose_schedule,
+    column_settings,
+    diff_words,
+    summary,
+)
+from llmtui.chat.export import from_json, to_json, to_markdown
+from llmtui.chat.leaderboard import Vote
+from llmtui.chat.store import ConversationStore
 
 FAST = ["--options", "num_predict=12", "--options", "temperature=0", "--seed", "1"]
 
@@ -110,3 +125,123 @@ def test_the_cli_says_which_schedule_it_chose() -> None:
     result = compare("smollm2:135m", "gemma3:270m", "--prompt", "Hi.", *FAST,
                      "--schedule", "turn")  # fmt: skip
     assert "llmtui: columns run in turn (as asked)" in result.stderr
+
+
+def test_columns_of_one_model_run_in_turn() -> None:
+    # One file, one loaded copy: it answers one column at a time whatever the cores.
+    same = columns("smollm2:135m", "smollm2:135m")
+    schedule, why = choose_schedule(same, cores=8, available=20 * 2**30)
+    assert schedule == IN_TURN and why.startswith("one model")
+
+
+def cell(column: str, text: str, tokens: int, rate: float, first: float) -> Cell:
+    return Cell(column, "p", text, Outcome.DONE, tokens=tokens, tokens_per_second=rate,
+                first_token_ms=first, done_reason="stop")  # fmt: skip
+
+
+def test_a_round_in_a_few_words() -> None:
+    said, identical = summary([cell("A", "Yes.", 3, 80.0, 40), cell("B", "Yes, sure.", 9, 60.0, 20),
+                               Cell("C", "p", "", Outcome.FAILED, error="too big")])  # fmt: skip
+    assert said == ["fastest A 80.0 tok/s", "first token B 20 ms", "shortest A 3",
+                    "longest B 9", "failed: C"]  # fmt: skip
+    assert identical is False
+    assert summary([cell("A", "Same.", 2, 1, 1), cell("B", " Same.\n", 2, 1, 1)])[1] is True
+    assert summary([cell("A", "Alone.", 2, 1, 1)])[1] is None
+
+
+def test_two_answers_differ_word_by_word() -> None:
+    parts = diff_words("The sea is blue today.", "The sea is green today!")
+    assert parts == [("=", "The sea is "), ("-", "blue"), ("+", "green"), ("=", " today"),
+                     ("-", "."), ("+", "!")]  # fmt: skip
+    assert diff_words("same", "same") == [("=", "same")]
+    assert "".join(t for op, t in diff_words("a b", "c d e") if op != "-") == "c d e"
+
+
+def test_a_columns_settings_from_key_value_items() -> None:
+    options, system = column_settings(["temperature=1.0", "system=Be brief.", "num_predict=8"])
+    assert options == {"temperature": 1.0, "num_predict": 8} and system == "Be brief."
+    with pytest.raises(ValueError, match="takes KEY=VALUE, not 'temperature'"):
+        column_settings(["temperature"])
+    with pytest.raises(ValueError, match="temprature=1: unknown option"):
+        column_settings(["temprature=1"])
+
+
+def test_a_comparison_is_kept_as_one_conversation_round_by_round(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    pair = [Column("left", ChatSession(engine, library.find("smollm2:135m"))),
+            Column("right", ChatSession(engine, library.find("smollm2:135m")))]  # fmt: skip
+    pair[1].session.options["temperature"] = 1.0
+    comparison = Comparison(pair)
+    store = ConversationStore(tmp_path / "c.db")
+    try:
+        store.attach(comparison)
+        for prompt in ("One?", "Two?"):
+            for column in pair:
+                column.session.send(prompt).wait()
+        assert store.flush()
+        [kept] = store.conversations()
+        assert (kept.kind, kept.model, kept.turns, kept.title) == ("compare", "left vs right", 4,
+                                                                   "One?")  # fmt: skip
+        conversation = store.load(kept.id)
+        assert [(t.model, t.prompt) for t in conversation.turns] == [
+            ("left", "One?"),
+            ("right", "One?"),
+            ("left", "Two?"),
+            ("right", "Two?"),
+        ]
+        assert conversation.options["columns"][1]["options"] == {"temperature": 1.0}
+        # The follow-up went on each column's own conversation.
+        assert [m.content for m in engine.requests[-1].messages] == [
+            "One?",
+            "You said: One?",
+            "Two?",
+        ]
+        markdown = to_markdown(conversation)
+        assert markdown.count("| column | tokens | tok/s | first token | done |") == 2
+        assert "| right | 3 |" in markdown and "### left\n\nYou said: Two?" in markdown
+        again = from_json(json.dumps(to_json(conversation)))
+        assert again.kind == "compare" and len(again.turns) == 4
+        # A new comparison: the one before is kept whole.
+        comparison.clear()
+        pair[0].session.send("Three?").wait()
+        assert store.flush()
+        assert sorted(s.turns for s in store.conversations()) == [1, 4]
+    finally:
+        store.close()
+
+
+def test_blind_order_names_the_columns_by_letter() -> None:
+    comparison = Comparison(columns("smollm2:135m", "gemma3:270m", "smollm2:135m"), blind=True)
+    seen = set()
+    rng = random.Random(7)
+    for _ in range(30):
+        comparison.shuffle(rng)
+        seen.add(tuple(comparison.order))
+        assert sorted(comparison.letter(i) for i in range(3)) == ["A", "B", "C"]
+        assert comparison.letter(comparison.order[0]) == "A"
+    assert len(seen) == 6  # every order comes up
+
+
+def test_the_leaderboard_from_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "LLMTUI_HOME": str(tmp_path)}
+    run = [sys.executable, "-m", "llmtui", "compare", "--leaderboard"]
+    empty = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60)
+    assert empty.returncode == 0 and empty.stdout.startswith("No votes yet")
+    store = ConversationStore(tmp_path / "data" / "conversations.db")
+    try:
+        for choice in ("x", "x", "tie"):
+            store.add_vote(Vote(("x", "y"), choice, "p"))
+    finally:
+        store.close()
+    result = subprocess.run([*run, "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["votes"] == 3
+    assert [(r["name"], r["wins"], r["ties"], r["losses"]) for r in board["standings"]] == [
+        ("x", 2, 1, 0),
+        ("y", 0, 1, 2),
+    ]
+    table = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60).stdout
+    assert table.splitlines()[0].split() == ["#", "MODEL", "SCORE", "WINS", "TIES", "LOSSES",
+                                             "VOTES"]  # fmt: skip
+    assert table.splitlines()[1].split()[:2] == ["1", "x"]

@@ -10,7 +10,8 @@ from llmtui.chat.session import Outcome, Turn
 from llmtui.chat.store import Conversation, StoreError, done_of, stats_of
 
 FORMAT = "llmtui-conversation"
-VERSION = 1
+VERSION = 2  # 2: "kind" (a comparison's turns are round by round, column by column)
+KINDS = ("chat", "compare")
 
 
 def stats_line(turn: Turn) -> str:
@@ -27,9 +28,21 @@ def stats_line(turn: Turn) -> str:
     )
 
 
+def rounds(turns: list[Turn]) -> list[list[Turn]]:
+    """A comparison's turns, a list per round (a round has each column once)."""
+    out: list[list[Turn]] = []
+    for turn in turns:
+        if not out or any(other.model == turn.model for other in out[-1]):
+            out.append([])
+        out[-1].append(turn)
+    return out
+
+
 def to_markdown(conversation: Conversation) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created))
     lines = [f"# {conversation.title or 'Untitled conversation'}", ""]
+    if conversation.kind == "compare":
+        return "\n".join([*lines, *_comparison(conversation, when)]) + "\n"
     lines.append(f"*{conversation.model} · {when} · {len(conversation.turns)} turn(s)*")
     if conversation.system:
         lines += ["", "**System:**", "", _quoted(conversation.system)]
@@ -42,6 +55,28 @@ def to_markdown(conversation: Conversation) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _comparison(conversation: Conversation, when: str) -> list[str]:
+    """Each round: the prompt, a table of the columns' statistics, then each answer."""
+    every = rounds(conversation.turns)
+    lines = [f"*A comparison: {conversation.model} · {when} · {len(every)} round(s)*"]
+    for number, turns in enumerate(every, 1):
+        lines += ["", f"## Round {number}", "", _quoted(turns[0].prompt), ""]
+        lines += ["| column | tokens | tok/s | first token | done |", "|---|---|---|---|---|"]
+        for turn in turns:
+            done = turn.done
+            figures = ("-", "-", "-") if done is None else (
+                str(done.eval_count), f"{done.eval_rate:.1f}",
+                f"{done.time_to_first_token / 1e6:.0f} ms")  # fmt: skip
+            ended = done.done_reason if done is not None else turn.outcome.value
+            if turn.outcome is Outcome.FAILED:
+                ended = f"failed: {turn.error}"
+            cells = [turn.model.replace("|", "\\|"), *figures, ended.replace("|", "\\|")]
+            lines.append("| " + " | ".join(cells) + " |")
+        for turn in turns:
+            lines += ["", f"### {turn.model}", "", turn.reply or f"*{stats_line(turn)}*"]
+    return lines
+
+
 def _quoted(text: str) -> str:
     return "\n".join(f"> {line}" for line in text.splitlines())
 
@@ -50,6 +85,7 @@ def to_json(conversation: Conversation) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
+        "kind": conversation.kind,
         "uid": conversation.uid,
         "title": conversation.title,
         "model": conversation.model,
@@ -91,10 +127,13 @@ def from_json(text: str) -> Conversation:
         options = data["options"]
         if not isinstance(options, dict):
             raise TypeError("options is not an object")
+        kind = data.get("kind", "chat")
+        if kind not in KINDS:
+            raise ValueError(f"a conversation of kind {kind!r}")
         return Conversation(
             0, _text(data["uid"]), _text(data["title"]), _text(data["model"]),
             None if data["system"] is None else _text(data["system"]), options,
-            float(data["created"]), float(data["updated"]), turns,
+            float(data["created"]), float(data["updated"]), turns, kind,
         )  # fmt: skip
     except (KeyError, TypeError, ValueError) as error:
         raise StoreError(f"not a conversation export: {_why(error)}") from None

@@ -100,6 +100,8 @@ Observer = Callable[["ChatSession", Turn | None], None]
 
 
 class ChatSession:
+    kind = "chat"  # as the conversation store keeps it (a comparison is another kind)
+
     def __init__(
         self,
         engine: ChatEngine,

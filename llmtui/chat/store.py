@@ -21,13 +21,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llmtui import paths
-from llmtui.chat.session import ChatSession, Outcome, Turn
+from llmtui.chat.leaderboard import Vote
+from llmtui.chat.session import Outcome, Turn
 from llmtui.engine.events import Done, Perf
 
-SCHEMA = 1
+SCHEMA = 2
 FLUSH = 0.5  # seconds between writes of a reply in progress
 
 _SCHEMA_1 = """
@@ -73,8 +74,21 @@ CREATE TRIGGER turns_text_update AFTER UPDATE OF prompt, reply ON turns BEGIN
     INSERT INTO turns_text(rowid, prompt, reply) VALUES (new.id, new.prompt, new.reply);
 END;
 """
+# 2: comparisons are kept as conversations of their own kind, and blind votes are kept
+# apart from them: deleting a comparison keeps its vote on the leaderboard.
+_SCHEMA_2 = """
+ALTER TABLE conversations ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat';
+CREATE TABLE votes (
+    id INTEGER PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    choice TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
 # Each entry takes the file from the version before it to its own (index + 1).
-MIGRATIONS = [_SCHEMA_1]
+MIGRATIONS = [_SCHEMA_1, _SCHEMA_2]
 
 
 class StoreError(Exception):
@@ -91,6 +105,7 @@ class Summary:
     created: float
     updated: float
     turns: int
+    kind: str = "chat"
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,28 @@ class Conversation:
     created: float
     updated: float
     turns: list[Turn]
+    kind: str = "chat"  # or "compare": the turns round by round, column by column
+
+
+class Kept(Protocol):
+    """What the store keeps: a chat session, or a comparison of several."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def conversation(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def system(self) -> str | None: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def turns(self) -> list[Turn]: ...
+    @property
+    def observers(self) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -113,6 +150,7 @@ class _Snapshot:
     """A session's state when it changed, taken on the face's thread."""
 
     conversation: str
+    kind: str
     title: str
     model: str
     system: str | None
@@ -228,19 +266,23 @@ class ConversationStore:
 
     # -- from sessions --------------------------------------------------------------------
 
-    def attach(self, session: ChatSession) -> None:
-        """Keep `session`'s conversation, from now on (with what it already holds)."""
+    def attach(self, session: Kept, now: bool = True) -> None:
+        """Keep `session`'s conversation from now on, and what it holds already (unless
+        `now` is False: a kept one reopened is written when it changes)."""
         session.observers.append(self._changed)
-        if session.turns:
+        if session.turns and now:
             self._changed(session, None)
 
-    def _changed(self, session: ChatSession, turn: Turn | None) -> None:
+    def detach(self, session: Kept) -> None:
+        session.observers.remove(self._changed)
+
+    def _changed(self, session: Kept, turn: Turn | None) -> None:
         with self._wake:
             if turn is None:
                 self._queue.append(
                     _Snapshot(
-                        session.conversation, session.title, session.origin, session.system,
-                        json.dumps(session.options), tuple(session.turns),
+                        session.conversation, session.kind, session.title, session.origin,
+                        session.system, json.dumps(session.options), tuple(session.turns),
                     )
                 )  # fmt: skip
             else:
@@ -331,10 +373,10 @@ class ConversationStore:
             )
         else:
             key = db.execute(
-                "INSERT INTO conversations (uid, title, model, system, options, created, "
-                "updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (snap.conversation, snap.title, snap.model, snap.system, snap.options,
-                 snap.turns[0].started, now),
+                "INSERT INTO conversations (uid, kind, title, model, system, options, "
+                "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (snap.conversation, snap.kind, snap.title, snap.model, snap.system,
+                 snap.options, snap.turns[0].started, now),
             ).lastrowid  # fmt: skip
         uids = [turn.uid for turn in snap.turns]
         marks = ",".join("?" * len(uids))
@@ -381,7 +423,7 @@ class ConversationStore:
     def load(self, key: int) -> Conversation:
         with self._reading() as db:
             row = db.execute(
-                "SELECT id, uid, title, model, system, options, created, updated "
+                "SELECT id, uid, title, model, system, options, created, updated, kind "
                 "FROM conversations WHERE id = ?",
                 (key,),
             ).fetchone()
@@ -394,7 +436,7 @@ class ConversationStore:
             ).fetchall()
         return Conversation(
             row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7],
-            [_turn(*turn) for turn in turns],
+            [_turn(*turn) for turn in turns], row[8],
         )  # fmt: skip
 
     def delete(self, key: int) -> None:
@@ -416,11 +458,11 @@ class ConversationStore:
                 if db.execute("SELECT 1 FROM conversations WHERE uid = ?", (uid,)).fetchone():
                     uid = _new_uid()  # already here: the import is a copy
                 key = db.execute(
-                    "INSERT INTO conversations (uid, title, model, system, options, created, "
-                    "updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (uid, conversation.title, conversation.model, conversation.system,
-                     json.dumps(conversation.options), conversation.created,
-                     conversation.updated),
+                    "INSERT INTO conversations (uid, kind, title, model, system, options, "
+                    "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (uid, conversation.kind, conversation.title, conversation.model,
+                     conversation.system, json.dumps(conversation.options),
+                     conversation.created, conversation.updated),
                 ).lastrowid  # fmt: skip
                 assert key is not None
                 for position, turn in enumerate(conversation.turns):
@@ -433,12 +475,31 @@ class ConversationStore:
                 raise
         return key
 
+    # -- votes ----------------------------------------------------------------------------
+
+    def add_vote(self, vote: Vote) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT INTO votes (conversation, prompt, columns, choice, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (vote.conversation, vote.prompt, json.dumps(vote.columns), vote.choice,
+                 vote.created),
+            )  # fmt: skip
+
+    def votes(self) -> list[Vote]:
+        """Every vote, the oldest first."""
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT columns, choice, prompt, conversation, created FROM votes ORDER BY id"
+            ).fetchall()
+        return [Vote(tuple(json.loads(row[0])), *row[1:]) for row in rows]
+
 
 # The count per conversation as a subquery: a join grouped over every turn took the whole
 # table before the LIMIT.
 _SUMMARY = (
     "SELECT c.id, c.title, c.model, c.created, c.updated, "
-    "(SELECT count(*) FROM turns t WHERE t.conversation = c.id) FROM conversations c "
+    "(SELECT count(*) FROM turns t WHERE t.conversation = c.id), c.kind FROM conversations c "
 )
 
 

@@ -12,10 +12,19 @@ from typing import Any
 
 from llmtui import files
 from llmtui.chat import ChatSession
-from llmtui.chat.compare import IN_TURN, TOGETHER, Cell, Column, ask_all, choose_schedule
+from llmtui.chat.compare import (
+    IN_TURN,
+    TOGETHER,
+    Cell,
+    Column,
+    ask_all,
+    choose_schedule,
+    column_settings,
+)
+from llmtui.chat.leaderboard import standings
+from llmtui.chat.store import ConversationStore, StoreError
 from llmtui.cli import format as fmt
-from llmtui.engine import Engine, EngineError, OptionError
-from llmtui.engine.options import coerce
+from llmtui.engine import Engine, EngineError
 from llmtui.engine.system import available_memory, physical_cores
 from llmtui.library import find
 from llmtui.library.create import build
@@ -49,7 +58,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a parameter for every column, e.g. temperature=0",
+        help="a parameter for every column, e.g. temperature=0 (system=TEXT: a system prompt)",
     )
     compare.add_argument("--seed", type=int, help="the same seed for every column")
     compare.add_argument(
@@ -58,6 +67,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="auto",
         help="columns together (each a share of the cores) or in turn; "
         "auto: together when each has a core and all fit in memory",
+    )
+    compare.add_argument(
+        "--leaderboard",
+        action="store_true",
+        help="print the blind votes' leaderboard (votes cast in the workbench) and exit",
     )
     out = compare.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
@@ -69,7 +83,9 @@ class CompareError(ValueError):
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    options = _options(args.options, args.seed)
+    if args.leaderboard:
+        return _leaderboard(args.json)
+    options, system = _options(args.options, args.seed)
     prompts = _prompts(args.prompt, args.prompts)
     user, problems = load_settings()
     for problem in problems:
@@ -79,6 +95,8 @@ def compare_command(args: argparse.Namespace) -> int:
         columns = _columns(engine, args.models, args.file, user.parameters)
         for column in columns:
             column.session.options.update(options)
+            if system is not None:
+                column.session.system = system
         schedule, why = choose_schedule(columns, physical_cores(), available_memory())
         if args.schedule != "auto":
             schedule, why = (TOGETHER if args.schedule == TOGETHER else IN_TURN), "as asked"
@@ -96,19 +114,59 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(given: list[str], seed: int | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in given:
-        name, equals, value = item.partition("=")
-        if not equals:
-            raise CompareError(f"--options takes KEY=VALUE, not {item!r}")
-        try:
-            options[name.strip()] = coerce(name.strip(), value.strip())
-        except (OptionError, ValueError) as error:
-            raise CompareError(f"--options {item}: {error}") from None
+def _leaderboard(as_json: bool) -> int:
+    try:
+        store = ConversationStore()
+    except StoreError as error:
+        raise CompareError(str(error)) from None
+    try:
+        votes = store.votes()
+    finally:
+        store.close()
+    rows = standings(votes)
+    if as_json:
+        print(
+            json.dumps(
+                {"votes": len(votes), "standings": [dataclasses.asdict(row) for row in rows]},
+                indent=2,
+            )
+        )
+        return 0
+    if not rows:
+        print("No votes yet: compare models in the workbench (Ctrl+G), blind, and vote.")
+        return 0
+    print(
+        fmt.table(
+            ["#", "MODEL", "SCORE", "WINS", "TIES", "LOSSES", "VOTES"],
+            [
+                [
+                    str(rank),
+                    row.name,
+                    f"{row.score:.0f}",
+                    str(row.wins),
+                    str(row.ties),
+                    str(row.losses),
+                    str(row.votes),
+                ]
+                for rank, row in enumerate(rows, 1)
+            ],
+        )
+    )
+    print(
+        f"\n{len(votes)} vote(s); Bradley-Terry scores (1000: even), a tie or "
+        '"all bad" counts as a draw'
+    )
+    return 0
+
+
+def _options(given: list[str], seed: int | None) -> tuple[dict[str, Any], str | None]:
+    try:
+        options, system = column_settings(given)
+    except ValueError as error:
+        raise CompareError(f"--options {error}") from None
     if seed is not None:
         options["seed"] = seed
-    return options
+    return options, system
 
 
 def _prompts(given: list[str], path: str | None) -> list[str]:
