@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from textual.content import Content
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
-from workbench import app_for, ask, history, say, wait_for
+from workbench import SCREENSHOTS, app_for, ask, history, say, wait_for
 
 from llmtui.chat import Outcome, Turn
 from llmtui.chat.store import Conversation, ConversationStore
@@ -23,12 +22,6 @@ from llmtui.tui.editor import ModelfileEditor
 from llmtui.tui.library import LibraryPane
 from llmtui.tui.stats import LIVE_ROWS, Figures, StatsPane
 from llmtui.tui.themes import load_themes
-
-# `make screenshots` points this at screenshots/; a plain test run keeps the tree clean.
-SCREENSHOTS = Path(
-    os.environ.get("LLMTUI_SCREENSHOTS") or Path(os.environ["LLMTUI_HOME"]) / "shots"
-)
-SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
 async def test_opens_on_the_default_model_with_focus_in_the_prompt(engine: Engine) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import events
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
@@ -14,6 +16,12 @@ from llmtui.engine import Engine, Message
 from llmtui.settings import Settings
 from llmtui.tui.app import Workbench
 from llmtui.tui.chat import PromptInput
+
+# `make screenshots` points this at screenshots/; a plain test run keeps the tree clean.
+SCREENSHOTS = Path(
+    os.environ.get("LLMTUI_SCREENSHOTS") or Path(os.environ["LLMTUI_HOME"]) / "shots"
+)
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
 async def wait_for(condition: Callable[[], object], timeout: float = 60) -> None:

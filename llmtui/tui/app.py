@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import ClassVar
@@ -9,18 +10,22 @@ from typing import ClassVar
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Tab, Tabs
 
 from llmtui import drafts
 from llmtui.chat import ChatSession, SessionError
+from llmtui.chat.compare import Column, Comparison, kept_columns
 from llmtui.engine import Engine
 from llmtui.library import LibraryModel, UnknownModel, find
 from llmtui.modelfile import serialise
 from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Transcript
 from llmtui.tui.chat_pane import ChatPane
+from llmtui.tui.compare import CompareScreen, VoteBar, unique_labels
+from llmtui.tui.compare_dialogs import ChooseColumns, ChosenColumn, Leaderboard
 from llmtui.tui.conversations import Conversations
 from llmtui.tui.dialogs import Ask, Confirm, KeyHelp
 from llmtui.tui.editor import ModelfileEditor
@@ -36,6 +41,28 @@ from llmtui.tui.themes import load_themes
 PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
 SWITCH_INTERVAL = 0.0005  # seconds: how soon the model's thread gets the GIL from the UI
+# The workbench's own actions: off while the compare view (or a dialog over it) is shown.
+WORKBENCH_ONLY = frozenset(
+    {
+        "show",
+        "zoom",
+        "apply_buffer",
+        "stop",
+        "regenerate",
+        "edit_last",
+        "clear_chat",
+        "conversations",
+        "create_model",
+        "save",
+        "open",
+        "save_as",
+        "set_system",
+        "set_parameter",
+        "copy_last",
+        "follow",
+    }
+)
+BUFFER = "the Modelfile editor's buffer (unsaved)"
 
 
 class Workbench(AppOverrides[None]):
@@ -60,6 +87,7 @@ class Workbench(AppOverrides[None]):
         Binding("ctrl+o", "open", "Open Modelfile", id="editor.open", show=False),
         Binding("f9", "create_model", "Create model from buffer", id="editor.create"),
         Binding("ctrl+l", "conversations", "Conversations", id="app.conversations"),
+        Binding("ctrl+g", "compare", "Compare models", id="app.compare"),
     ]
 
     def __init__(
@@ -78,6 +106,8 @@ class Workbench(AppOverrides[None]):
         self._own_engine = engine is None
         self.model_name = model or self.settings.default_model
         self.session = ChatSession(self.engine, defaults=self.settings.parameters)
+        # The last comparison's columns (source, parameters) and mode: offered again.
+        self._compared: tuple[list[tuple[str, str]], bool] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -179,10 +209,13 @@ class Workbench(AppOverrides[None]):
         holders = (("everywhere", Workbench), ("chat input", PromptInput),
                    ("transcript", Transcript), ("editor", ModelfileEditor),
                    ("library", LibraryPane), ("pull dialog", PullDialog),
-                   ("conversations", Conversations))  # fmt: skip
+                   ("conversations", Conversations), ("compare", CompareScreen),
+                   ("blind vote", VoteBar), ("compare columns", ChooseColumns))  # fmt: skip
         return binding_rows(holders, self.settings.keymap)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if any(isinstance(screen, CompareScreen) for screen in self.screen_stack):
+            return action not in WORKBENCH_ONLY
         under_dialog = isinstance(self.screen, ModalScreen)
         return not (under_dialog and action in ("show", "zoom", "apply_buffer"))
 
@@ -191,17 +224,23 @@ class Workbench(AppOverrides[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.id and binding.id != "app.quit":
-                yield SystemCommand(binding.description, f"{binding.key} · {binding.id}",
-                                    self._runner(binding.action))  # fmt: skip
+        if isinstance(screen, CompareScreen):
+            yield from self._commands(CompareScreen.BINDINGS, screen)
+        yield from self._commands(self.BINDINGS, self)
         for title, help_text, action in PALETTE_ONLY:
-            yield SystemCommand(title, help_text, self._runner(action))
+            if self.check_action(action, ()):
+                yield SystemCommand(title, help_text, self._runner(action, self))
 
-    def _runner(self, action: str) -> Callable[[], Awaitable[None]]:
+    def _commands(self, bindings: list[BindingType], where: DOMNode) -> Iterable[SystemCommand]:
+        for binding in bindings:
+            assert isinstance(binding, Binding)
+            if binding.id and binding.id != "app.quit" and self.check_action(binding.action, ()):
+                yield SystemCommand(binding.description, f"{binding.key} · {binding.id}",
+                                    self._runner(binding.action, where))  # fmt: skip
+
+    def _runner(self, action: str, where: DOMNode) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
-            await self.run_action(action)
+            await self.run_action(action, where)
 
         return run
 
@@ -347,6 +386,97 @@ class Workbench(AppOverrides[None]):
 
     def action_conversations(self) -> None:
         self.chat.conversations()
+
+    # -- comparing models -----------------------------------------------------------------
+
+    @work(exclusive=True, group="compare", exit_on_error=False)
+    async def action_compare(self) -> None:
+        """Choose 2 to 4 columns (library models, the editor's buffer, each with its own
+        parameters) and open the compare view on them."""
+        self.action_stop()
+        names = [model.name for model in self.query_one(LibraryPane).models]
+        sources = [*names, BUFFER]
+        chosen, blind = self._compared or ([(self.session.origin, self._chat_settings())], False)
+        preset = [(sources.index(name), typed) for name, typed in chosen if name in sources]
+        answer = await self.push_screen_wait(ChooseColumns(sources, preset, blind))
+        if answer is None:
+            return
+        picked, blind = answer
+        columns = self._columns(sources, picked)
+        if columns is None:
+            return
+        self._compared = ([(sources[c.source], c.settings) for c in picked], blind)
+        comparison = Comparison(columns, blind)
+        await self.push_screen(CompareScreen(comparison, self.chat.store, self.settings.frame_ms))
+
+    def _chat_settings(self) -> str:
+        """The chat's /set parameters, as a column's settings."""
+        return " ".join(f"{name}={value}" for name, value in self.session.options.items())
+
+    def _columns(self, sources: list[str], picked: list[ChosenColumn]) -> list[Column] | None:
+        """A session per chosen column; None (and said) if one cannot run."""
+        library = self.query_one(LibraryPane)
+        sessions = []
+        for choice in picked:
+            session = ChatSession(self.engine, defaults=self.settings.parameters)
+            name = sources[choice.source]
+            model = library.model(name)
+            try:
+                if model is not None:
+                    session.load(model)
+                else:
+                    built = self.query_one(ModelfilePane).build()
+                    if built is None:
+                        return None
+                    session.run_with(built[0], f"buffer (FROM {built[1]})")
+            except SessionError as error:
+                self.notify(str(error), severity="error")
+                return None
+            session.options.update(choice.options)
+            session.system = choice.system
+            sessions.append(session)
+        labels = unique_labels([
+            " · ".join(filter(None, [session.origin, choice.settings]))
+            for session, choice in zip(sessions, picked, strict=True)
+        ])  # fmt: skip
+        return [Column(label, session) for label, session in zip(labels, sessions, strict=True)]
+
+    @on(ChatPane.OpenComparison)
+    async def _open_comparison(self, event: ChatPane.OpenComparison) -> None:
+        """A kept comparison, in the compare view: each column's answers, and the column
+        goes on with its model and parameters (if the library still has the model)."""
+        conversation = event.conversation
+        columns = []
+        for kept in kept_columns(conversation):
+            session = ChatSession(self.engine, defaults=self.settings.parameters)
+            model = self.query_one(LibraryPane).model(kept.model or "")
+            if model is not None:
+                with contextlib.suppress(SessionError):  # it cannot run: its text stays
+                    session.load(model)
+            if session.spec is None:
+                what = kept.model or "an unsaved buffer"
+                self.notify(f"{kept.label} cannot answer again ({what} is not in the "
+                            "library): its answers are shown", severity="warning",
+                            timeout=10)  # fmt: skip
+            session.options, session.system = kept.options, kept.system
+            session.turns = [turn for turn in conversation.turns if turn.model == kept.label]
+            columns.append(Column(kept.label, session))
+        comparison = Comparison(columns)
+        comparison.conversation, comparison.title = conversation.uid, conversation.title
+        await self.push_screen(CompareScreen(comparison, self.chat.store, self.settings.frame_ms))
+
+    @on(CompareScreen.Leave)
+    def _leave_compare(self, event: CompareScreen.Leave) -> None:
+        self.pop_screen()
+        if event.columns:
+            self.action_compare()
+
+    def action_leaderboard(self) -> None:
+        store = self.chat.store
+        if store is None:
+            self.notify("votes are not kept (keep_chats in the settings)", severity="warning")
+            return
+        self.push_screen(Leaderboard(store.votes()))
 
     # -- the editor: the Modelfile pane's, from anywhere --------------------------------------
 

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Markdown, Static, TextArea
 from textual.widgets.markdown import MarkdownFence
 
-from llmtui.chat import Turn
+from llmtui.chat import Outcome, Turn
 from llmtui.engine import Done
 from llmtui.tui.live_tail import LiveTail
 from llmtui.tui.overrides import anchor_released, row_scrollbar
@@ -415,6 +415,27 @@ class Transcript(VerticalScroll, can_focus=True):
             self.post_message(self.Copied("the reply", item.text))
 
     def action_follow(self) -> None:
+        self.anchor()
+
+    async def show(self, turns: list[Turn]) -> None:
+        """`turns` afresh (a kept conversation opened), each with how it ended."""
+        await self.remove_children()
+        widgets: list[Widget] = []
+        replies: list[tuple[Reply, Turn]] = []
+        model = None
+        for turn in turns:
+            if model is not None and turn.model != model:
+                widgets.append(ModelSwitch(turn.model))
+            model = turn.model
+            reply = Reply()
+            widgets += [UserTurn(turn.prompt, turn), reply]
+            replies.append((reply, turn))
+        await self.mount_all(widgets)
+        for reply, turn in replies:
+            if turn.outcome is Outcome.FAILED:
+                await reply.failed(turn.error or "failed")
+            else:
+                await reply.finish(turn.done, turn.reply)
         self.anchor()
 
     @property

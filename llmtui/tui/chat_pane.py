@@ -21,9 +21,9 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import Label
 from textual.widgets.markdown import MarkdownFence
 
-from llmtui.chat import ChatSession, CommandError, Outcome, SessionError, Turn, commands
+from llmtui.chat import ChatSession, CommandError, SessionError, commands
 from llmtui.chat.backend import EventCallback
-from llmtui.chat.store import ConversationStore, StoreError, Summary
+from llmtui.chat.store import Conversation, ConversationStore, StoreError, Summary
 from llmtui.engine import Done, EngineError, Failed
 from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, UnknownModel, find
@@ -48,6 +48,13 @@ class ChatPane(Pane):
 
     class Leave(TextualMessage):
         """/bye."""
+
+    class OpenComparison(TextualMessage):
+        """A kept comparison chosen in the conversations: the compare view opens it."""
+
+        def __init__(self, conversation: Conversation) -> None:
+            super().__init__()
+            self.conversation = conversation
 
     class SessionChanged(TextualMessage):
         """A command changed the session's settings (the subtitle, the stats follow)."""
@@ -275,24 +282,7 @@ class ChatPane(Pane):
     async def show_turns(self) -> None:
         """Show the session's turns afresh (a conversation continued from the store)."""
         self.stop()
-        await self.transcript.remove_children()
-        widgets: list[Widget] = []
-        replies: list[tuple[Reply, Turn]] = []
-        model = None
-        for turn in self.session.turns:
-            if model is not None and turn.model != model:
-                widgets.append(ModelSwitch(turn.model))
-            model = turn.model
-            reply = Reply()
-            widgets += [UserTurn(turn.prompt, turn), reply]
-            replies.append((reply, turn))
-        await self.transcript.mount_all(widgets)
-        for reply, turn in replies:
-            if turn.outcome is Outcome.FAILED:
-                await reply.failed(turn.error or "failed")
-            else:
-                await reply.finish(turn.done, turn.reply)
-        self.transcript.anchor()
+        await self.transcript.show(self.session.turns)
 
     async def model_switched(self, name: str) -> None:
         """Say in the conversation where the model changed."""
@@ -382,6 +372,9 @@ class ChatPane(Pane):
             conversation = self.store.load(key)
         except StoreError as error:
             self.notify(str(error), severity="error")
+            return
+        if conversation.kind == "compare":
+            self.post_message(self.OpenComparison(conversation))
             return
         self.session.restore(conversation)
         await self.show_turns()

@@ -27,6 +27,8 @@ PALETTE_ONLY = [
     ("Follow the reply", "Scroll the transcript to the end and follow the reply again",
      "follow"),
     ("Save Modelfile as", "Save the editor's buffer to another file", "save_as"),
+    ("Leaderboard", "The blind comparisons' votes: each model's score, wins and ties",
+     "leaderboard"),
 ]  # fmt: skip
 
 
