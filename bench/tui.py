@@ -21,12 +21,18 @@ renders every frame to escape sequences exactly as for a terminal; the bench cou
 --threads 0,1,2 compares the adapting count (0) with fixed ones: the summary gives the
 workbench's tokens/s adapting against the best fixed count under the same load.
 
+--compare streams each round once more in the compare view, two columns (smollm2 and
+gemma3) together, and compares each column's tokens/s with the same two replies asked
+headless together (llmtui compare's path), and the UI thread's CPU with the chat's:
+
+  (7) compare view: UI CPU share of a core; tok/s of each column, view / headless
+
 --store streams each round once more with conversations kept (the reply written to
 SQLite every half second, off the UI thread), and compares the UI thread's CPU over the
 whole reply with them kept and not (goal: the same within the rounds' noise).
 
     python bench/tui.py [--tokens 2000] [--rounds 2] [--threads 1,2] [--profile FILE]
-                        [--replay TOK_S [--history N]] [--busy] [--store]
+                        [--replay TOK_S [--history N]] [--busy] [--store] [--compare]
 """
 
 from __future__ import annotations
@@ -89,6 +95,9 @@ def main() -> int:
         "--store", action="store_true", help="also stream with conversations kept (SQLite)"
     )
     parser.add_argument(
+        "--compare", action="store_true", help="also stream two columns in the compare view"
+    )
+    parser.add_argument(
         "--replay",
         type=float,
         metavar="TOK_S",
@@ -112,11 +121,14 @@ def main() -> int:
     from textual.drivers.headless_driver import HeadlessDriver
 
     from llmtui import library
+    from llmtui.chat import ChatSession
+    from llmtui.chat.compare import TOGETHER, Column, Comparison, ask_all
     from llmtui.engine import Done, Engine, Message
     from llmtui.settings import Settings
     from llmtui.tui.app import Workbench
     from llmtui.tui.bridge import frame_interval
     from llmtui.tui.chat import PromptInput, Reply, Transcript
+    from llmtui.tui.compare import CompareScreen
 
     written = [0]
     # A key press waiting for its frame: (when it was pressed, the prompt's text before,
@@ -183,6 +195,51 @@ def main() -> int:
         engine.chat = chat  # type: ignore[method-assign]
         return trace
 
+    pair = ("smollm2:135m", "gemma3:270m")
+
+    def two_columns(engine: Engine, opts: dict[str, Any]) -> list[Column]:
+        return [Column(name, ChatSession(engine, library.find(name), defaults=opts))
+                for name in pair]  # fmt: skip
+
+    @contextlib.contextmanager
+    def to_the_end(engine: Engine) -> Any:
+        """Every reply runs to num_predict (end-of-sequence ignored)."""
+        chat = engine.chat
+        engine.chat = lambda *a, **k: chat(*a, **{**k, "ignore_eos": True})  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            engine.chat = chat  # type: ignore[method-assign]
+
+    def headless(engine: Engine, round_no: int, opts: dict[str, Any]) -> list[float]:
+        with to_the_end(engine):
+            cells = ask_all(two_columns(engine, opts), f"(take {round_no}) {prompt}", TOGETHER)
+        return [cell.tokens_per_second for cell in cells]
+
+    async def compared(
+        engine: Engine, round_no: int, opts: dict[str, Any]
+    ) -> tuple[float, list[float]]:
+        """The UI thread's CPU share while two columns stream, and their tokens/s."""
+        app = Workbench("smollm2:135m", engine=engine, settings=Settings(keep_chats=False))
+        with to_the_end(engine):
+            async with app.run_test(size=(160, 45)) as pilot:
+                await pilot.pause(0.5)
+                screen = CompareScreen(Comparison(two_columns(engine, opts)))
+                await app.push_screen(screen)
+                await pilot.pause(0.5)
+                screen.prompt.text = f"(take {round_no}) {prompt}"
+                cpu, wall = time.thread_time(), time.perf_counter()
+                await pilot.press("enter")
+                while not screen.query_one("#summary").display:
+                    await asyncio.sleep(0.2)
+                share = (time.thread_time() - cpu) / (time.perf_counter() - wall)
+                rates = []
+                for column in screen.columns:
+                    done = column.session.turns[-1].done
+                    assert done is not None, column.session.turns[-1].error
+                    rates.append(done.eval_rate)
+        return share, rates
+
     async def replay(text: str, tokens: int, rate: float) -> list[tuple[float, float]]:
         """(UI CPU share, bytes per token) in each tenth of `text` written at `rate` tok/s,
         a frame at a time, after the same text as an earlier reply."""
@@ -237,6 +294,7 @@ def main() -> int:
         ratios, rates, traces = [], [], []
         typed_ratios, typed = [], []
         kept: list[tuple[float, float]] = []  # UI CPU share: (conversations kept, not)
+        views: list[tuple[float, list[float]]] = []  # compare view: UI CPU, tok/s ratios
         for round_no in range(1, args.rounds + 1):
             base = alone(engine, round_no, opts)
             if args.profile:
@@ -254,6 +312,19 @@ def main() -> int:
                 stored = asyncio.run(with_ui(engine, round_no + 300, frame, False, opts, True))
                 kept.append((stored.cpu_share(), trace.cpu_share()))
                 print(f"  kept: UI CPU {kept[-1][0]:.1%} of a core, not kept {kept[-1][1]:.1%}")
+            if args.compare:
+                before = headless(engine, round_no + 400, opts)
+                share, rates_ = asyncio.run(compared(engine, round_no + 400, opts))
+                after = headless(engine, round_no + 500, opts)
+                views.append(
+                    (
+                        share,
+                        [r / ((b + a) / 2) for r, b, a in zip(rates_, before, after, strict=True)],
+                    )
+                )
+                print(f"  compare view: UI CPU {share:.1%} of a core; tok/s "
+                      + ", ".join(f"{n} {r:.1f} (headless {(b + a) / 2:.1f})" for n, r, b, a
+                                  in zip(pair, rates_, before, after, strict=True)))  # fmt: skip
             base = (base + alone(engine, round_no + 100, opts)) / 2
             ratios.append(trace.rate / base)
             rates.append(trace.rate)
@@ -302,6 +373,15 @@ def main() -> int:
             on, off = (statistics.median(k[i] for k in kept) for i in (0, 1))
             print(f"  (6) UI thread CPU, conversations kept / not: {on:.1%} / {off:.1%} "
                   f"(rounds: {', '.join(f'{a:.1%}/{b:.1%}' for a, b in kept)})\n")  # fmt: skip
+        if views:
+            share = statistics.median(v[0] for v in views)
+            each = [statistics.median(v[1][i] for v in views) for i in range(len(pair))]
+            print(
+                f"  (7) compare view, 2 columns together: UI CPU {share:.1%} of a core "
+                f"(goal < 10%); tok/s view / headless: "
+                + ", ".join(f"{n} {r:.2f}" for n, r in zip(pair, each, strict=True))
+                + "\n"
+            )
         summary[threads] = statistics.median(rates)
     load.close()
     if len(summary) > 1 and 0 in summary:

@@ -8,27 +8,30 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scripted import ScriptedEngine
 
 from llmtui import library
-from llmtui.chat import ChatSession, Outcome
+from llmtui.chat import ChatSession, Outcome, Turn
 from llmtui.chat.compare import (
     IN_TURN,
     TOGETHER,
     Cell,
     Column,
     Comparison,
+    KeptColumn,
     ask_all,
     choose_schedule,
     column_settings,
     diff_words,
+    kept_columns,
     summary,
 )
 from llmtui.chat.export import from_json, to_json, to_markdown
 from llmtui.chat.leaderboard import Vote
-from llmtui.chat.store import ConversationStore
+from llmtui.chat.store import Conversation, ConversationStore
 
 FAST = ["--options", "num_predict=12", "--options", "temperature=0", "--seed", "1"]
 
@@ -245,3 +248,34 @@ def test_the_leaderboard_from_the_cli(tmp_path: Path) -> None:
     assert table.splitlines()[0].split() == ["#", "MODEL", "SCORE", "WINS", "TIES", "LOSSES",
                                              "VOTES"]  # fmt: skip
     assert table.splitlines()[1].split()[:2] == ["1", "x"]
+
+
+def test_a_damaged_or_foreign_comparison_still_opens() -> None:
+    turns = [Turn("Hi", "left"), Turn("Hi", "right"), Turn("Hi", "stray")]
+
+    def kept(options: dict[str, Any]) -> list[KeptColumn]:
+        return kept_columns(Conversation(1, "u", "t", "m", None, options, 0, 0, turns, "compare"))
+
+    good = {
+        "columns": [
+            {
+                "label": "left",
+                "model": "smollm2:135m",
+                "system": "Be brief.",
+                "options": {"temperature": "0.5", "no_such_option": 1},
+            },
+            {"label": "right", "model": None, "system": None, "options": {}},
+        ]
+    }
+    assert kept(good) == [
+        KeptColumn("left", "smollm2:135m", "Be brief.", {"temperature": 0.5}),
+        KeptColumn("right", None, None, {}),
+        KeptColumn("stray", "stray", None, {}),  # a turn no column names: a column of its own
+    ]  # fmt: skip
+    for junk in (
+        {},
+        {"columns": "nope"},
+        {"columns": [1, None, {"label": 3}]},
+        {"columns": [{"label": "left", "options": [1], "model": 5, "system": []}]},
+    ):
+        assert [c.label for c in kept(junk)] == ["left", "right", "stray"], junk

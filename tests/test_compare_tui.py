@@ -13,12 +13,11 @@ from textual.widgets import Checkbox, DataTable, Input, OptionList
 from workbench import SCREENSHOTS, burst, notes, wait_for
 
 from llmtui.chat import Outcome
-from llmtui.chat.store import ConversationStore
 from llmtui.engine import Engine, EngineError
 from llmtui.settings import Settings
 from llmtui.tui.app import Workbench
 from llmtui.tui.chat import Reply, UserTurn
-from llmtui.tui.compare import CompareScreen, VoteBar
+from llmtui.tui.compare import ColumnTabs, CompareScreen, VoteBar
 from llmtui.tui.compare_dialogs import ChooseColumns, DiffView, Leaderboard
 from llmtui.tui.conversations import Conversations
 
@@ -91,7 +90,7 @@ async def test_two_columns_of_one_model_stream_and_follow_ups_go_on(own_home: Pa
         assert "fastest" in summary and "identical answers" in summary
         # One model file: its loaded copy answers the columns in turn, and the view says so.
         assert "run in turn (one model" in str(screen.query_one("#plan").render())
-        assert "tok/s" in str(left.border_subtitle)
+        assert "tok/s" in left.figures
         await send(pilot, screen, "And again")
         assert [m.content for m in engine.requests[-1].messages][1:] == [
             "Hello there", "You said: Hello there", "And again"]  # fmt: skip
@@ -131,7 +130,7 @@ async def test_esc_stops_every_column_and_one_that_waits_never_starts() -> None:
         await pilot.press("escape")
         await wait_for(lambda: screen.query_one("#summary").display)
         assert left.session.turns[-1].outcome is Outcome.STOPPED
-        assert not right.session.turns and "stopped before its turn" in right.border_subtitle
+        assert not right.session.turns and "stopped before its turn" in right.figures
         assert len(engine.requests) == 1
 
 
@@ -143,13 +142,15 @@ async def test_a_failing_column_says_why_and_the_other_answers_then_one_regenera
         engine.fail_next = EngineError("the model is too big for this machine")
         await send(pilot, screen, "Hi")
         left, right = screen.columns
-        assert left.query_one(Reply).has_class("-failed") and left.border_subtitle == "failed"
+        assert left.query_one(Reply).has_class("-failed") and left.figures == "failed"
         assert replies(screen)[1] == "You said: Hi"
         assert "failed: smollm2:135m" in str(screen.query_one("#summary").render())
         # Ctrl+R in the failed column: it alone asks again.
         left.transcript.focus()
         await pilot.press("ctrl+r")
-        await wait_for(lambda: left.session.turns and left.session.turns[-1].outcome is Outcome.DONE)
+        await wait_for(
+            lambda: left.session.turns and left.session.turns[-1].outcome is Outcome.DONE
+        )
         await wait_for(lambda: screen.query_one("#summary").display)
         assert len(engine.requests) == 3 and len(left.session.turns) == 1
         assert replies(screen) == ["You said: Hi"] * 2
@@ -184,15 +185,24 @@ async def test_blind_columns_are_letters_until_the_vote_and_the_vote_is_kept(
         await pilot.press("escape")
 
 
-async def test_the_diff_shows_what_differs_word_by_word() -> None:
+async def test_the_diff_shows_what_differs_word_by_word_and_ctrl_s_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     engine = ScriptedEngine()
     app = workbench(engine)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_compare(pilot, app, ("smollm2:135m", "system='Be odd.'"))
         engine.script = lambda messages: (
-            "The sea is green." if messages[0].content == "Be odd." else "The sea is blue.")
+            "The sea is green." if messages[0].content == "Be odd." else "The sea is blue."
+        )
         await send(pilot, screen, "Colour?")
         assert "answers differ (F3 shows how)" in str(screen.query_one("#summary").render())
+        await pilot.press("ctrl+s")  # exported as Markdown, here
+        await wait_for(lambda: list(tmp_path.glob("comparison-*.md")))
+        [exported] = tmp_path.glob("comparison-*.md")
+        text = exported.read_text()
+        assert "## Round 1\n\n> Colour?" in text and "The sea is green." in text
         await pilot.press("f3")
         await wait_for(lambda: isinstance(app.screen, DiffView))
         title = str(app.screen.query_one(".title").render())
@@ -212,10 +222,17 @@ async def test_at_80x24_the_columns_are_tabs() -> None:
         visible = [c for c in screen.columns if c.region.width > 0]
         assert len(visible) == 1 and visible[0].has_class("-current")
         assert shown
-        await pilot.click("#tab-1")
+        tabs = screen.query_one(ColumnTabs)
+        assert tabs.names == ["smollm2:135m", "gemma3:270m"] and tabs.current == 0
+        tabs.focus()
+        await pilot.press("right")
         await pilot.pause()
         visible = [c for c in screen.columns if c.region.width > 0]
-        assert [c.index for c in visible] == [1]
+        assert [c.index for c in visible] == [1] and tabs.current == 1
+        # A click on a name shows its column: " smollm2:135m " from x 1, then 3 spaces.
+        await pilot.click(ColumnTabs, offset=(3, 0))
+        await pilot.pause()
+        assert [c.index for c in screen.columns if c.region.width > 0] == [0]
 
 
 async def test_two_real_models_answer_together() -> None:
@@ -231,7 +248,7 @@ async def test_two_real_models_answer_together() -> None:
                 turn = column.session.turns[-1]
                 assert turn.outcome is Outcome.DONE and turn.done is not None
                 assert turn.done.eval_count == 24 and turn.reply.strip()
-                assert "tok/s" in column.border_subtitle
+                assert "tok/s" in column.figures
             assert "fastest" in str(screen.query_one("#summary").render())
     finally:
         engine.close()
@@ -302,3 +319,17 @@ async def test_screenshot_of_a_blind_vote_at_80x24() -> None:
             assert "Which answer is better?" in text and "gemma3" not in text
     finally:
         engine.close()
+
+
+async def test_a_column_and_its_parameters_typed_in_one_burst() -> None:
+    # Enter, the parameters and Ctrl+S as a terminal delivers them: all at once. The field
+    # used to take the focus a message after Enter, and the first key went to the list.
+    app = workbench(ScriptedEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        burst(app, "ctrl+g")
+        await wait_for(lambda: isinstance(app.screen, ChooseColumns))
+        await pilot.pause()
+        burst(app, "down", "enter", *"num_predict=30 temperature=1.5", "ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, CompareScreen))
+        labels = [column.column.label for column in app.screen.columns]
+        assert labels == ["smollm2:135m", "smollm2:135m · num_predict=30 temperature=1.5"]

@@ -17,7 +17,9 @@ from llmtui.engine import (
     ModelFileError,
     ModelSpec,
     OptionError,
+    memory,
 )
+from llmtui.engine.gguf import read_header
 
 HELLO = [Message("user", "Hello!")]
 
@@ -116,3 +118,28 @@ def test_invalid_template(engine: Engine, smollm2: ModelSpec) -> None:
     with pytest.raises(EngineError, match="chat template of broken-template is not valid"):
         engine.chat(spec, HELLO, GREEDY).wait()
     still_answers(engine, smollm2)
+
+
+def test_an_idle_model_is_unloaded_to_make_room_for_another(
+    smollm2: ModelSpec, gemma3: ModelSpec
+) -> None:
+    # Memory as a machine with room for gemma3 alone: what the loaded models take is gone.
+    budget = [0]
+    engine = Engine(available_memory=lambda: budget[0] - sum(m.size for m in engine.loaded()))
+    try:
+        options = engine.options_for(gemma3, GREEDY)
+        batch = min(options.num_batch, options.num_ctx)
+        header = read_header(gemma3.path)
+        budget[0] = memory.estimate(header, options.num_ctx, batch, "f16").total + 1
+        still_answers(engine, smollm2)
+        assert [m.name for m in engine.loaded()] == ["smollm2:135m"]
+        # Without room for both, the idle smollm2 goes, as Ollama evicts; gemma3 answers.
+        still_answers(engine, gemma3)
+        assert [m.name for m in engine.loaded()] == ["gemma3:270m"]
+        # What cannot fit even alone is still refused, and what is loaded stays.
+        budget[0] = 64 * 1024 * 1024
+        with pytest.raises(MemoryRefused):
+            engine.chat(smollm2, HELLO, GREEDY).wait()
+        assert [m.name for m in engine.loaded()] == ["gemma3:270m"]
+    finally:
+        engine.close()

@@ -209,3 +209,39 @@ def test_a_prompt_typed_in_one_burst_over_ssh_is_sent_whole(
     with workbench(via=sshd) as session:
         send_prompt(session)
         assert_sent_whole(session)
+
+
+def test_compare_in_a_real_terminal_with_keys_in_bursts() -> None:
+    with workbench() as session:
+        send(session, "/set parameter num_predict 30")  # preset for the chat's column
+        tmux("send-keys", "-t", session, "C-g")
+        wait_until(lambda: "Compare: 2 to 4 columns" in screen(session), 30, "the dialog")
+        # Add the highlighted model, type its parameters, go: one burst.
+        tmux("send-keys", "-t", session, "Enter", "num_predict=30 temperature=1.5", "C-s")
+        wait_until(lambda: "A prompt for every column" in screen(session), 30, "the view")
+        send(session, "Say hello in three words.")
+        wait_until(lambda: "fastest" in screen(session), 180, "the round's summary")
+        shown = screen(session)
+        assert shown.count("Say hello in three words.") == 2, shown  # in each column, whole
+        assert shown.count("tok/s · 30 tokens") >= 2 or shown.count("tok/s ·") >= 2, shown
+        assert "temperature=1.5" in shown and "ggml_" not in shown
+        # At 80x24 (an SSH window): the columns become tabs, one shown, Right the other.
+        tmux("resize-window", "-t", session, "-x", "80", "-y", "24")
+
+        def tabs() -> list[str]:
+            return [row for row in screen(session).splitlines()
+                    if "smollm2:135m" in row and "gemma3:270m" in row]  # fmt: skip
+
+        def title() -> str:
+            return next(row for row in screen(session).splitlines() if row.startswith("╭─"))
+
+        wait_until(lambda: bool(tabs()), 30, "the columns as tabs")
+        assert screen(session).count("Say hello in three words.") == 1
+        first = title()
+        tmux("send-keys", "-t", session, "BTab", "BTab", "Right")  # to the tabs, then right
+        wait_until(lambda: title() != first, 30, "the other column")
+        assert {"smollm2" in first, "smollm2" in title()} == {True, False}
+        tmux("resize-window", "-t", session, "-x", "160", "-y", "45")
+        tmux("send-keys", "-t", session, "C-g")
+        wait_until(lambda: "Type a message" in screen(session), 30, "the chat again")
+        tmux("send-keys", "-t", session, "C-q")

@@ -221,6 +221,30 @@ class Engine:
             worker.request_unload()
             return True
 
+    def make_room(self, needed: int, keep: ModelWorker, timeout: float = 30.0) -> bool:
+        """Unload idle models, the one idle longest first, until `needed` bytes are
+        available (as Ollama evicts to load another); whether they are. A model answering
+        a request, or with one waiting, stays."""
+        if self.shared_thread:
+            # Models take turns on one thread there: this load holds it, and the unload it
+            # would wait for needs it.
+            return False
+        with self._lock:
+            idle = [w for w in self._workers.values()
+                    if w is not keep and w.loaded is not None and w.idle()]  # fmt: skip
+        sizes = {w: w.loaded.header.data_size + w.loaded.kv_cache_size
+                 for w in idle if w.loaded is not None}  # fmt: skip
+        if self.available_memory() + sum(sizes.values()) < needed:
+            return False  # not even all of them: unloading would lose them for nothing
+        # The soonest to expire was used longest ago (all keep_alive alike).
+        idle.sort(key=lambda worker: worker.expires_at or 0.0)
+        for worker in idle:
+            if self.available_memory() >= needed:
+                break
+            worker.request_unload()
+            worker.thread.join(timeout)  # its thread ends once the model is unloaded
+        return self.available_memory() >= needed
+
     def wait_unloaded(self, name: str, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

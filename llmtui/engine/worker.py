@@ -215,6 +215,8 @@ class ModelWorker:
         estimate = memory.estimate(header, options.num_ctx, batch, kv_type)
         if self._engine.check_memory:
             available = self._engine.available_memory()
+            if estimate.total > available and self._engine.make_room(estimate.total, self):
+                available = self._engine.available_memory()
             if estimate.total > available:
                 raise MemoryRefused(
                     f"{name} needs about {memory.human_bytes(estimate.total)} "

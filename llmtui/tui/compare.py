@@ -15,14 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Label, Static, Tab, Tabs
+from textual.widget import Widget
+from textual.widgets import Footer, Label, Static
 
 from llmtui import atomic
 from llmtui.chat import ChatSession, SessionError
@@ -53,7 +55,9 @@ LIVE_EVERY = 0.25  # seconds between updates of a column's live figures
 
 
 class CompareColumn(Vertical):
-    """One column: its transcript, its reply streaming, its figures on its border."""
+    """One column: its transcript, its reply streaming, and a row of its figures under
+    them (a row of its own: a new border subtitle repaints the whole column, and at
+    every update of each column that was most of the screen)."""
 
     class Ended(TextualMessage):
         """The column's reply ended (done, stopped or failed)."""
@@ -78,6 +82,14 @@ class CompareColumn(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Transcript()
+        yield Label("", classes="live")
+
+    @property
+    def figures(self) -> str:
+        return str(self.query_one(".live", Label).render())
+
+    def _say(self, text: str) -> None:
+        self.query_one(".live", Label).update(text)
 
     @property
     def transcript(self) -> Transcript:
@@ -95,7 +107,7 @@ class CompareColumn(Vertical):
         self.reply = Reply()
         await transcript.mount_all([UserTurn(text), self.reply])
         self.waiting = waiting
-        self.border_subtitle = "waits for its turn" if waiting else "loading…"
+        self._say("waits for its turn" if waiting else "loading…")
 
     def start(self, begin: Callable[[EventCallback], RequestHandle]) -> bool:
         """Start the request (`begin`); False (and the error shown) if it could not."""
@@ -108,19 +120,19 @@ class CompareColumn(Vertical):
             self.bridge = None
             self.run_worker(self._failed(str(error)))
             return False
-        self.border_subtitle = "loading…"
+        self._say("loading…")
         return True
 
     async def _failed(self, error: str) -> None:
         if self.reply is not None:
             await self.reply.failed(error)
-        self.border_subtitle = "failed"
+        self._say("failed")
         self.post_message(self.Ended(self))
 
     def never_started(self) -> None:
         """Stopped before its turn came."""
         self.waiting = False
-        self.border_subtitle = "stopped before its turn"
+        self._say("stopped before its turn")
         if self.reply is not None:
             self.run_worker(self.reply.finish(None, "*(stopped before its turn)*"))
 
@@ -141,22 +153,20 @@ class CompareColumn(Vertical):
         if (stats := drained.stats) is not None and now - self._shown >= LIVE_EVERY:
             self._shown = now
             share = stats.context_used / stats.context_size if stats.context_size else 0
-            self.border_subtitle = (f"{stats.tokens_per_second:.1f} tok/s · "
-                                    f"{stats.eval_count} tokens · context {share:.0%}")  # fmt: skip
+            self._say(f"{stats.tokens_per_second:.1f} tok/s · {stats.eval_count} tokens · "
+                      f"context {share:.0%}")  # fmt: skip
         for notice in drained.notices:
             self.notify(notice)
         final = drained.final
         if isinstance(final, Done):
             if reply is not None:
                 await reply.finish(final, final.text)
-            self.border_subtitle = (
-                f"{final.eval_rate:.1f} tok/s · {final.eval_count} tokens"
-                f" · first token {final.time_to_first_token / 1e6:.0f} ms"
-            )
+            self._say(f"{final.eval_rate:.1f} tok/s · {final.eval_count} tokens · "
+                      f"first token {final.time_to_first_token / 1e6:.0f} ms")  # fmt: skip
         elif isinstance(final, Failed):
             if reply is not None:
                 await reply.failed(str(final.error))
-            self.border_subtitle = "failed"
+            self._say("failed")
         if final is not None:
             self.post_message(self.Ended(self))
 
@@ -167,6 +177,57 @@ class CompareColumn(Vertical):
     def stop(self) -> None:
         if self.handle is not None:
             self.handle.cancel()
+
+
+class ColumnTabs(Widget, can_focus=True):
+    """The columns' names in a row, when they are tabs: Left/Right or a click shows
+    another. (Textual's Tabs add and remove tabs a message later: made again at each
+    blind round, they raced the round's own choice of tab.)"""
+
+    DEFAULT_CSS = """
+    ColumnTabs { height: 1; padding: 0 1; }
+    ColumnTabs:focus { background: $boost; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "step(-1)", "Column to the left", show=False),
+        Binding("right", "step(1)", "Column to the right", show=False),
+    ]
+    GAP = "   "
+
+    class Chosen(TextualMessage):
+        def __init__(self, position: int) -> None:
+            super().__init__()
+            self.position = position  # in the order shown
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.names: list[str] = []
+        self.current = 0
+
+    def show(self, names: list[str], current: int) -> None:
+        self.names, self.current = names, current
+        self.refresh()
+
+    def render(self) -> Content:
+        parts: list[tuple[str, str]] = []
+        for position, name in enumerate(self.names):
+            if position:
+                parts.append((self.GAP, ""))
+            parts.append((f" {name} ", "reverse bold" if position == self.current else "dim"))
+        return Content.assemble(*parts)
+
+    def action_step(self, step: int) -> None:
+        if self.names:
+            self.post_message(self.Chosen((self.current + step) % len(self.names)))
+
+    def on_click(self, event: events.Click) -> None:
+        x = event.x - 1  # the padding
+        for position, name in enumerate(self.names):
+            width = len(name) + 2
+            if x < width:
+                self.post_message(self.Chosen(position))
+                return
+            x -= width + len(self.GAP)
 
 
 class VoteBar(Static, can_focus=True):
@@ -207,12 +268,12 @@ class CompareScreen(WorkbenchScreen):
 
     DEFAULT_CSS = """
     CompareScreen { layout: vertical; }
-    CompareScreen #plan { height: 1; color: $text-muted; padding: 0 1; }
+    CompareScreen #plan { height: 1; color: $text-muted; padding: 0 1; background: $panel; }
     CompareScreen #compare-tabs { display: none; }
     CompareScreen #columns { height: 1fr; }
     CompareScreen .column { border: round $panel; width: 1fr; height: 1fr;
-                            border-title-color: $text; border-title-style: bold;
-                            border-subtitle-color: $text-muted; }
+                            border-title-color: $text; border-title-style: bold; }
+    CompareScreen .live { height: 1; width: 1fr; color: $text-muted; text-align: right; }
     CompareScreen .column:focus-within { border: round $accent; }
     CompareScreen #summary { height: auto; max-height: 3; padding: 0 1; color: $text; }
     CompareScreen VoteBar { height: auto; background: $accent 30%; padding: 0 1; }
@@ -253,9 +314,9 @@ class CompareScreen(WorkbenchScreen):
         self.schedule = IN_TURN
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        # No Header: a row more for the columns at 80x24 (the plan line says where you are).
         yield Label("", id="plan")
-        yield Tabs(id="compare-tabs")
+        yield ColumnTabs(id="compare-tabs")
         with Horizontal(id="columns"):
             for index, column in enumerate(self.comparison.columns):
                 yield CompareColumn(index, column)
@@ -273,10 +334,10 @@ class CompareScreen(WorkbenchScreen):
             self.store.attach(self.comparison, now=False)
         mode = "blind: the names are hidden until you vote" if self.comparison.blind else ""
         self.query_one("#plan", Label).update(
-            f"{len(self.columns)} columns{' · ' + mode if mode else ''} · the schedule is "
-            "chosen when a prompt is sent"
+            f"Compare · {len(self.columns)} columns{' · ' + mode if mode else ''} · the "
+            "schedule is chosen when a prompt is sent"
         )
-        await self._titles()
+        self._titles()
         for column in self.columns:  # a kept comparison reopened
             if column.session.turns:
                 await column.transcript.show(column.session.turns)
@@ -313,18 +374,14 @@ class CompareScreen(WorkbenchScreen):
             self._current(self.columns[0])
 
     def _current(self, column: CompareColumn) -> None:
+        """`column` is the one shown when the columns are tabs."""
         for other in self.columns:
             other.set_class(other is column, "-current")
-        tabs = self.query_one("#compare-tabs", Tabs)
-        tab_id = f"tab-{column.index}"
-        if tabs.active != tab_id and tabs.query(f"#{tab_id}"):
-            tabs.active = tab_id
+        self._show_tabs()
 
-    @on(Tabs.TabActivated, "#compare-tabs")
-    def _tab(self, event: Tabs.TabActivated) -> None:
-        index = int((event.tab.id or "tab-0").removeprefix("tab-"))
-        for column in self.columns:
-            column.set_class(column.index == index, "-current")
+    @on(ColumnTabs.Chosen)
+    def _tab(self, event: ColumnTabs.Chosen) -> None:
+        self._current(self.columns[event.position])
 
     def _title(self, column: CompareColumn) -> str:
         if not self.comparison.blind:
@@ -332,16 +389,16 @@ class CompareScreen(WorkbenchScreen):
         letter = self.comparison.letter(column.index)
         return f"{letter} · {column.column.label}" if self.revealed else letter
 
-    async def _titles(self) -> None:
+    def _titles(self) -> None:
         """Each column's title on its border and its tab, in the order shown."""
-        tabs = self.query_one("#compare-tabs", Tabs)
-        current = next(iter(self.query(".column.-current")), None)
-        await tabs.clear()
         for column in self.columns:
             column.border_title = self._title(column)
-            await tabs.add_tab(Tab(self._title(column), id=f"tab-{column.index}"))
-        if isinstance(current, CompareColumn):
-            self._current(current)
+        self._show_tabs()
+
+    def _show_tabs(self) -> None:
+        columns = self.columns
+        current = next((n for n, c in enumerate(columns) if c.has_class("-current")), 0)
+        self.query_one(ColumnTabs).show([self._title(c) for c in columns], current)
 
     # -- a round --------------------------------------------------------------------------
 
@@ -368,12 +425,12 @@ class CompareScreen(WorkbenchScreen):
             self.revealed = False
             self._reorder()
             self._current(self.columns[0])  # A first, whichever model it is this round
-        await self._titles()
+        self._titles()
         targets = [only] if only is not None else self.columns
         self.schedule, why = choose_schedule([c.column for c in targets], physical_cores(),
                                              available_memory())  # fmt: skip
         self.query_one("#plan", Label).update(
-            f"{len(self.columns)} columns · run {self.schedule} ({why})"
+            f"Compare · {len(self.columns)} columns · run {self.schedule} ({why})"
             + (" · blind: the names are shown after the vote" if not self.revealed else "")
         )
         self.query_one("#summary").display = False
@@ -434,10 +491,14 @@ class CompareScreen(WorkbenchScreen):
         widget.display = True
 
     def _named(self, column: CompareColumn) -> str:
-        """The column as the summary names it: its letter while the names are hidden."""
+        """The column as the summary names it: its letter while the names are hidden, its
+        model where that tells it apart (a label with parameters took three rows at 80
+        columns), else its place."""
         if self.comparison.blind and not self.revealed:
             return self.comparison.letter(column.index)
-        return column.column.label
+        shorts = [c.column.label.split(" · ")[0] for c in self.columns]
+        short = column.column.label.split(" · ")[0]
+        return short if shorts.count(short) == 1 else f"{short} ({self.columns.index(column) + 1})"
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -492,8 +553,8 @@ class CompareScreen(WorkbenchScreen):
         assert first is not None
         second = columns[(columns.index(first) + 1) % len(columns)]
         self.app.push_screen(DiffView(
-            (self._named(first), first.session.turns[-1].reply),
-            (self._named(second), second.session.turns[-1].reply),
+            (self._title(first), first.session.turns[-1].reply),
+            (self._title(second), second.session.turns[-1].reply),
         ))  # fmt: skip
 
     async def action_leaderboard(self) -> None:
@@ -507,7 +568,7 @@ class CompareScreen(WorkbenchScreen):
         for column in self.columns:
             await column.transcript.remove_children()
             column.reply = None
-            column.border_subtitle = ""
+            column._say("")
         self.query_one("#summary").display = False
         self.notify("a new comparison: the one before is kept (Ctrl+L in the chat)")
 
@@ -555,7 +616,7 @@ class CompareScreen(WorkbenchScreen):
             return
         self.revealed = True
         self._end_vote()
-        await self._titles()
+        self._titles()
         self._summarise()
         if choice is None:
             return

@@ -31,14 +31,26 @@ class ChosenColumn:
 
 class ColumnRow(Horizontal):
     def __init__(self, source: int, name: str, settings: str = "") -> None:
-        super().__init__(classes="chosen")
-        self.source, self.label, self.settings = source, name, settings
+        self.field = Input(settings, placeholder="parameters, e.g. temperature=1.0 "
+                                                 "system='Answer briefly.'")  # fmt: skip
+        # Its widgets made here, not in compose: the field can take the focus at once.
+        super().__init__(Label(name, classes="source"), self.field, Button("✕", classes="drop"),
+                         classes="chosen")  # fmt: skip
+        self.source = source
 
-    def compose(self) -> ComposeResult:
-        yield Label(self.label, classes="source")
-        yield Input(self.settings, placeholder="parameters, e.g. temperature=1.0 "
-                                               "system='Answer briefly.'")  # fmt: skip
-        yield Button("✕", classes="drop")
+
+class Sources(OptionList):
+    """Enter adds a column of the highlighted source, and its parameters field takes the
+    focus in the same key: the keys typed after Enter in one burst (a paste, tmux, SSH)
+    are its parameters. Through OptionList's message the field came a message later, and
+    the burst's first key went to the list (seen in tmux: "num_predict" arrived as
+    "um_predict")."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "add", "Add column", show=False)]
+
+    def action_add(self) -> None:
+        if self.highlighted is not None and isinstance(self.screen, ChooseColumns):
+            self.screen.add(self.highlighted)
 
 
 class ChooseColumns(ModalScreen[tuple[list[ChosenColumn], bool] | None]):
@@ -75,7 +87,7 @@ class ChooseColumns(ModalScreen[tuple[list[ChosenColumn], bool] | None]):
             yield Label("Compare: 2 to 4 columns", classes="title")
             yield Label("Enter adds the highlighted model as a column (twice: one model under "
                         "two settings)")  # fmt: skip
-            yield OptionList(*self.sources, id="sources")
+            yield Sources(*self.sources, id="sources")
             yield Label("Columns (each its own parameters, KEY=VALUE; system=TEXT sets its "
                         "system prompt):")  # fmt: skip
             with Vertical(id="chosen"):
@@ -91,15 +103,19 @@ class ChooseColumns(ModalScreen[tuple[list[ChosenColumn], bool] | None]):
     def on_mount(self) -> None:
         self.query_one("#sources").focus()
 
-    @on(OptionList.OptionSelected, "#sources")
-    async def _add(self, event: OptionList.OptionSelected) -> None:
-        rows = self.query(ColumnRow)
-        if len(rows) >= MAX_COLUMNS:
+    def add(self, index: int) -> None:
+        """A column of source `index`; its parameters next (Shift+Tab: back to the list)."""
+        if len(self.query(ColumnRow)) >= MAX_COLUMNS:
             self._problem(f"at most {MAX_COLUMNS} columns (✕ takes one away)")
             return
         self._problem("")
-        index = event.option_index
-        await self.query_one("#chosen").mount(ColumnRow(index, self.sources[index]))
+        row = ColumnRow(index, self.sources[index])
+        self.query_one("#chosen").mount(row)
+        self.set_focus(row.field)
+
+    @on(OptionList.OptionSelected, "#sources")
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        self.add(event.option_index)
 
     @on(Button.Pressed, ".drop")
     async def _drop(self, event: Button.Pressed) -> None:
@@ -129,7 +145,7 @@ class ChooseColumns(ModalScreen[tuple[list[ChosenColumn], bool] | None]):
             return
         chosen = []
         for number, row in enumerate(rows, 1):
-            typed = row.query_one(Input).value.strip()
+            typed = row.field.value.strip()
             try:
                 options, system = column_settings(shlex.split(typed))
             except ValueError as error:
