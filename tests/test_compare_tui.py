@@ -132,6 +132,18 @@ async def test_esc_stops_every_column_and_one_that_waits_never_starts() -> None:
         assert left.session.turns[-1].outcome is Outcome.STOPPED
         assert not right.session.turns and "stopped before its turn" in right.figures
         assert len(engine.requests) == 1
+        # Ctrl+R from the prompt box: the round again, the stopped reply replaced, and the
+        # column that never started asked at last.
+        engine.script = lambda messages: "Short."
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: screen.query_one("#summary").display and not screen.streaming)
+        assert [len(c.session.turns) for c in screen.columns] == [1, 1]
+        assert replies(screen) == ["Short.", "Short."] and len(engine.requests) == 3
+        assert [len(c.query(UserTurn)) for c in screen.columns] == [1, 1]
+        # F8: a new comparison, the same columns, nothing on screen.
+        await pilot.press("f8")
+        await wait_for(lambda: not screen.columns[0].query(UserTurn))
+        assert [c.session.turns for c in screen.columns] == [[], []]
 
 
 async def test_a_failing_column_says_why_and_the_other_answers_then_one_regenerates() -> None:

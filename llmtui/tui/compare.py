@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Label, Static
 
 from llmtui import atomic
-from llmtui.chat import ChatSession, SessionError
+from llmtui.chat import ChatSession, SessionError, Turn
 from llmtui.chat.backend import EventCallback
 from llmtui.chat.compare import (
     IN_TURN,
@@ -74,6 +74,7 @@ class CompareColumn(Vertical):
         self.bridge: ReplyBridge | None = None
         self.handle: RequestHandle | None = None
         self.waiting = False  # its turn has not come yet (in turn)
+        self.asked: Turn | None = None  # its turn in this round, once its request started
         self._shown = 0.0  # when the live figures were last drawn
 
     @property
@@ -88,7 +89,7 @@ class CompareColumn(Vertical):
     def figures(self) -> str:
         return str(self.query_one(".live", Label).render())
 
-    def _say(self, text: str) -> None:
+    def show_figures(self, text: str) -> None:
         self.query_one(".live", Label).update(text)
 
     @property
@@ -107,7 +108,8 @@ class CompareColumn(Vertical):
         self.reply = Reply()
         await transcript.mount_all([UserTurn(text), self.reply])
         self.waiting = waiting
-        self._say("waits for its turn" if waiting else "loading…")
+        self.asked = None
+        self.show_figures("waits for its turn" if waiting else "loading…")
 
     def start(self, begin: Callable[[EventCallback], RequestHandle]) -> bool:
         """Start the request (`begin`); False (and the error shown) if it could not."""
@@ -115,24 +117,25 @@ class CompareColumn(Vertical):
         self.bridge = ReplyBridge(self)
         try:
             self.handle = begin(self.bridge)
+            self.asked = self.session.turns[-1]
         except (SessionError, EngineError, OSError) as error:
             self.handle = None
             self.bridge = None
             self.run_worker(self._failed(str(error)))
             return False
-        self._say("loading…")
+        self.show_figures("loading…")
         return True
 
     async def _failed(self, error: str) -> None:
         if self.reply is not None:
             await self.reply.failed(error)
-        self._say("failed")
+        self.show_figures("failed")
         self.post_message(self.Ended(self))
 
     def never_started(self) -> None:
         """Stopped before its turn came."""
         self.waiting = False
-        self._say("stopped before its turn")
+        self.show_figures("stopped before its turn")
         if self.reply is not None:
             self.run_worker(self.reply.finish(None, "*(stopped before its turn)*"))
 
@@ -153,7 +156,7 @@ class CompareColumn(Vertical):
         if (stats := drained.stats) is not None and now - self._shown >= LIVE_EVERY:
             self._shown = now
             share = stats.context_used / stats.context_size if stats.context_size else 0
-            self._say(f"{stats.tokens_per_second:.1f} tok/s · {stats.eval_count} tokens · "
+            self.show_figures(f"{stats.tokens_per_second:.1f} tok/s · {stats.eval_count} tokens · "
                       f"context {share:.0%}")  # fmt: skip
         for notice in drained.notices:
             self.notify(notice)
@@ -161,12 +164,12 @@ class CompareColumn(Vertical):
         if isinstance(final, Done):
             if reply is not None:
                 await reply.finish(final, final.text)
-            self._say(f"{final.eval_rate:.1f} tok/s · {final.eval_count} tokens · "
+            self.show_figures(f"{final.eval_rate:.1f} tok/s · {final.eval_count} tokens · "
                       f"first token {final.time_to_first_token / 1e6:.0f} ms")  # fmt: skip
         elif isinstance(final, Failed):
             if reply is not None:
                 await reply.failed(str(final.error))
-            self._say("failed")
+            self.show_figures("failed")
         if final is not None:
             self.post_message(self.Ended(self))
 
@@ -338,15 +341,20 @@ class CompareScreen(WorkbenchScreen):
             "schedule is chosen when a prompt is sent"
         )
         self._titles()
-        for column in self.columns:  # a kept comparison reopened
+        for column in self.columns:  # a kept comparison reopened: its last round is this one
             if column.session.turns:
                 await column.transcript.show(column.session.turns)
                 column.reply = column.query(Reply).last()
+                column.asked = column.session.turns[-1]
+                self.prompt_text = column.asked.prompt
         self._layout(self.app.size.width)
         self.prompt.focus()
 
     def on_unmount(self) -> None:
         self.action_stop()
+        if self._frames is not None:  # left mid-round: what `_ended` would have undone
+            self._frames.stop()
+            gc.unfreeze()
         if self.store is not None:
             self.store.detach(self.comparison)
 
@@ -481,8 +489,8 @@ class CompareScreen(WorkbenchScreen):
         return any(c.handle is not None and c.handle.result is None for c in self.columns)
 
     def _summarise(self) -> None:
-        cells = [cell_of(self._named(column), column.session.turns[-1])
-                 for column in self.columns if column.session.turns]  # fmt: skip
+        cells = [cell_of(self._named(column), column.asked)
+                 for column in self.columns if column.asked is not None]  # fmt: skip
         said, identical = summary(cells)
         if identical is not None:
             said.append("identical answers" if identical else "answers differ (F3 shows how)")
@@ -527,35 +535,32 @@ class CompareScreen(WorkbenchScreen):
             self.notify("a round is still streaming (Esc stops it)", severity="warning")
             return
         column = self._focused_column()
-        asked = [c for c in self.columns if c.session.turns]
-        if not asked:
+        text = self.prompt_text
+        if not text:
             self.notify("nothing to regenerate yet: send a prompt", severity="warning")
             return
-        text = asked[0].session.turns[-1].prompt
         for target in [column] if column is not None else self.columns:
-            if target.session.turns and target.reply is not None:
+            if target.reply is not None:  # this round's prompt and reply, on screen
                 await target.transcript.remove_children(list(target.transcript.children)[-2:])
+            turns = target.session.turns
+            if target.asked is not None and turns and turns[-1] is target.asked:
                 # The new reply replaces the last: regenerate, not a new prompt.
-                target.session.truncate(len(target.session.turns) - 1)
-        if column is not None:
-            await self.ask(text, only=column)
-        else:
-            await self.ask(text)
+                target.session.truncate(len(turns) - 1)
+        await self.ask(text, only=column)
 
     def action_diff(self) -> None:
-        columns = [c for c in self.columns if c.session.turns]
+        columns = [c for c in self.columns if c.asked is not None]
         if len(columns) < 2:
-            self.notify("a diff needs two answers", severity="warning")
+            self.notify("a diff needs two answers to the last prompt", severity="warning")
             return
         first = self._focused_column()
         if first not in columns:
             first = columns[0]
         assert first is not None
         second = columns[(columns.index(first) + 1) % len(columns)]
-        self.app.push_screen(DiffView(
-            (self._title(first), first.session.turns[-1].reply),
-            (self._title(second), second.session.turns[-1].reply),
-        ))  # fmt: skip
+        assert first.asked is not None and second.asked is not None
+        self.app.push_screen(DiffView((self._title(first), first.asked.reply),
+                                      (self._title(second), second.asked.reply)))  # fmt: skip
 
     async def action_leaderboard(self) -> None:
         await self.app.run_action("leaderboard")
@@ -567,8 +572,9 @@ class CompareScreen(WorkbenchScreen):
         self._end_vote()
         for column in self.columns:
             await column.transcript.remove_children()
-            column.reply = None
-            column._say("")
+            column.reply, column.asked = None, None
+            column.show_figures("")
+        self.prompt_text = ""
         self.query_one("#summary").display = False
         self.notify("a new comparison: the one before is kept (Ctrl+L in the chat)")
 
