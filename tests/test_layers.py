@@ -17,10 +17,14 @@ def imported(module: str, what: str) -> bool:
 @pytest.mark.parametrize(
     "module",
     ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.cli", "llmtui.paths",
-     "llmtui.atomic"],
+     "llmtui.atomic", "llmtui.server.app"],
 )  # fmt: skip
 def test_core_does_not_import_textual(module: str) -> None:
     assert not imported(module, "textual")
+
+
+def test_the_cli_loads_the_web_stack_only_to_serve() -> None:
+    assert not imported("llmtui.cli", "starlette") and not imported("llmtui.cli", "uvicorn")
 
 
 @pytest.mark.parametrize("module", ["llmtui.engine", "llmtui.chat", "llmtui.library"])

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from llmtui import __version__
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.store import ConversationStore, StoreError
-from llmtui.cli import chats, compare, library, models
+from llmtui.cli import chats, compare, library, models, serve
 from llmtui.cli.chat import LineChat, interactive
 from llmtui.cli.compare import CompareError
+from llmtui.cli.serve import ServeError
 from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     chats.add_parser(commands)
     compare.add_parser(commands)
+    serve.add_parser(commands)
     return parser
 
 
@@ -119,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a full disk is one line, not at exit
         return status
     except (UnknownModel, EngineError, OptionError, InvalidName, SessionError,
-            CompareError) as error:  # fmt: skip
+            CompareError, ServeError) as error:  # fmt: skip
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
@@ -164,6 +166,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return chats.chats_command(args)
     if args.command == "compare":
         return compare.compare_command(args)
+    if args.command == "serve":
+        return serve.serve_command(args)
+    if args.command == "ps":
+        return serve.ps_command(args.host)
     if args.command == "tui":
         return _workbench(args.model, args.no_mouse)
     return _workbench(None, args.no_mouse)

@@ -1,0 +1,249 @@
+"""Ollama's native API (docs/api.md): its request and response fields, NDJSON streaming,
+`"stream": false`, and `{"error": "..."}` with the status Ollama gives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from llmtui import __version__
+from llmtui.engine import Done, Engine, Message
+from llmtui.engine.request import RequestHandle
+from llmtui.library import LibraryModel, list_models
+from llmtui.library.describe import count, modelfile_of, parameter_lines
+from llmtui.modelfile import serialise
+from llmtui.server import requests as check
+from llmtui.server.requests import ApiError
+from llmtui.server.stream import EventQueue, Reply, begin
+
+NDJSON = "application/x-ndjson"
+# Fields Ollama takes that llmtui does not do yet: a request using one is refused, not
+# answered as if it were not there.
+NOT_YET = ("format", "tools", "suffix", "template", "images", "think")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def details(model: LibraryModel) -> dict[str, Any]:
+    info = model.info
+    family = info.architecture if info is not None else ""
+    return {
+        "parent_model": "",
+        "format": "gguf",
+        "family": family,
+        "families": [family] if family else None,
+        "parameter_size": count(info.parameters) if info is not None else "",
+        "quantization_level": info.quantization if info is not None else "",
+    }
+
+
+def _not_yet(data: dict[str, Any]) -> None:
+    for name in NOT_YET:
+        if data.get(name) not in (None, "", [], False):
+            raise ApiError(400, f"{name} is not supported by llmtui serve yet", name)
+
+
+def _statistics(done: Done) -> dict[str, Any]:
+    return {
+        "done_reason": "stop" if done.done_reason == "cancel" else done.done_reason,
+        "total_duration": done.total_duration,
+        "load_duration": done.load_duration,
+        "prompt_eval_count": done.prompt_eval_count,
+        "prompt_eval_duration": done.prompt_eval_duration,
+        "eval_count": done.eval_count,
+        "eval_duration": done.eval_duration,
+    }
+
+
+class OllamaApi:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.root, methods=["GET", "HEAD"]),
+            Route("/api/version", self.version, methods=["GET"]),
+            Route("/api/tags", self.tags, methods=["GET"]),
+            Route("/api/ps", self.ps, methods=["GET"]),
+            Route("/api/show", self.show, methods=["POST"]),
+            Route("/api/chat", self.chat, methods=["POST"]),
+            Route("/api/generate", self.generate, methods=["POST"]),
+        ]
+
+    async def root(self, request: Request) -> Response:
+        return PlainTextResponse("Ollama is running")  # what clients probe for
+
+    async def version(self, request: Request) -> Response:
+        return JSONResponse({"version": __version__})
+
+    async def tags(self, request: Request) -> Response:
+        models = await asyncio.to_thread(list_models)
+        return JSONResponse({"models": [
+            {"name": m.name, "model": m.name, "modified_at": iso(m.modified), "size": m.size,
+             "digest": m.id, "details": details(m)}
+            for m in models if not m.hidden
+        ]})  # fmt: skip
+
+    async def ps(self, request: Request) -> Response:
+        loaded = self.engine.loaded()
+        models = []
+        for item in loaded:
+            left = item.expires_at - time.monotonic() if item.expires_at is not None else None
+            expires = time.time() + left if left is not None else None
+            models.append({
+                "name": item.name, "model": item.name, "size": item.size, "digest": "",
+                "details": {"format": "gguf"}, "size_vram": 0,
+                "context_length": item.context_size,
+                "expires_at": iso(expires) if expires else None,
+            })  # fmt: skip
+        return JSONResponse({"models": models})
+
+    async def show(self, request: Request) -> Response:
+        data = await check.body_of(request)
+        model = await check.model_named(check.text(data, "model", data.get("name")))
+        request.state.model = model.name
+        modelfile = await asyncio.to_thread(modelfile_of, model)
+        info = model.info
+        arch = info.architecture if info is not None else ""
+        model_info = {} if info is None else {
+            "general.architecture": arch,
+            "general.parameter_count": info.parameters,
+            f"{arch}.context_length": info.context_length,
+            f"{arch}.embedding_length": info.embedding_length,
+            f"{arch}.block_count": info.layers,
+        }  # fmt: skip
+        return JSONResponse({
+            "modelfile": serialise(modelfile),
+            "parameters": "\n".join(parameter_lines(modelfile.options().items())),
+            "template": modelfile.template or "",
+            "system": modelfile.system or "",
+            "details": details(model),
+            "model_info": model_info,
+            "capabilities": ["completion"],
+            "modified_at": iso(model.modified),
+        })  # fmt: skip
+
+    # -- generating -----------------------------------------------------------------------
+
+    async def chat(self, request: Request) -> Response:
+        data = await check.body_of(request)
+        _not_yet(data)
+        model = await check.model_named(check.text(data, "model"))
+        request.state.model = model.name
+        messages = check.messages_of(data.get("messages", []))
+        options = check.options_of(data.get("options"))
+        keep_alive = check.keep_alive_of(data.get("keep_alive"))
+        stream = check.flag(data, "stream", True)
+        spec = await asyncio.to_thread(model.spec)
+        if not messages:  # Ollama's way to load (or, with keep_alive 0, unload) a model
+            return await self._load(request, model.name, spec, options, keep_alive, "message")
+
+        def start(events: EventQueue) -> RequestHandle:
+            return self.engine.chat(spec, messages, options, keep_alive=keep_alive,
+                                    on_event=events)  # fmt: skip
+
+        return await self._answer(request, model.name, start, stream, "message")
+
+    async def generate(self, request: Request) -> Response:
+        data = await check.body_of(request)
+        _not_yet(data)
+        model = await check.model_named(check.text(data, "model"))
+        request.state.model = model.name
+        prompt = check.text(data, "prompt", "")
+        system = data.get("system")
+        if system is not None and not isinstance(system, str):
+            raise ApiError(400, "system must be a string", "system")
+        raw = check.flag(data, "raw", False)
+        options = check.options_of(data.get("options"))
+        keep_alive = check.keep_alive_of(data.get("keep_alive"))
+        stream = check.flag(data, "stream", True)
+        spec = await asyncio.to_thread(model.spec)
+        if not prompt:
+            return await self._load(request, model.name, spec, options, keep_alive, "response")
+        chat = not raw and bool(model.info is None or model.info.has_chat_template
+                                or spec.template)  # fmt: skip
+
+        def start(events: EventQueue) -> RequestHandle:
+            if chat:  # through the model's template, as Ollama does unless `raw`
+                messages = [Message("system", system)] if system is not None else []
+                return self.engine.chat(spec, [*messages, Message("user", prompt)], options,
+                                        keep_alive=keep_alive, on_event=events)  # fmt: skip
+            return self.engine.generate(spec, prompt, options, keep_alive=keep_alive,
+                                        on_event=events)  # fmt: skip
+
+        return await self._answer(request, model.name, start, stream, "response")
+
+    async def _load(
+        self, request: Request, name: str, spec: Any, options: dict[str, Any],
+        keep_alive: float, field: str,
+    ) -> Response:  # fmt: skip
+        if keep_alive == 0:
+            await asyncio.to_thread(self._unload, name)
+            reason = "unload"
+        else:
+            reply = await begin(lambda events: self.engine.load(spec, options,
+                                                                keep_alive=keep_alive,
+                                                                on_event=events))  # fmt: skip
+            await reply.done()
+            reason = "load"
+        return JSONResponse({"model": name, "created_at": now(), **_said(field, ""),
+                             "done": True, "done_reason": reason})  # fmt: skip
+
+    def _unload(self, name: str) -> None:
+        if self.engine.unload(name):
+            self.engine.wait_unloaded(name)
+
+    async def _answer(
+        self, request: Request, name: str, start: Callable[[EventQueue], RequestHandle],
+        stream: bool, field: str,
+    ) -> Response:  # fmt: skip
+        reply = await begin(start)
+        if not stream:
+            done = await reply.done()
+            request.state.tokens = done.eval_count
+            return JSONResponse({"model": name, "created_at": now(), **_said(field, done.text),
+                                 "done": True, **_statistics(done)})  # fmt: skip
+        return StreamingResponse(self._lines(request, name, reply, field), media_type=NDJSON)
+
+    async def _lines(
+        self, request: Request, name: str, reply: Reply, field: str
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for event in reply.pieces():
+                if isinstance(event, Done):
+                    request.state.tokens = event.eval_count
+                    line = {"model": name, "created_at": now(), **_said(field, ""),
+                            "done": True, **_statistics(event)}  # fmt: skip
+                else:
+                    line = {"model": name, "created_at": now(), **_said(field, event.text),
+                            "done": False}  # fmt: skip
+                yield _ndjson(line)
+        except ApiError as error:
+            yield _ndjson({"error": error.message})
+        except Exception as error:
+            yield _ndjson({"error": str(error)})
+
+
+def _said(field: str, text: str) -> dict[str, Any]:
+    """A piece of the reply as /api/chat (a message) or /api/generate (text) gives it."""
+    if field == "message":
+        return {"message": {"role": "assistant", "content": text}}
+    return {"response": text}
+
+
+def _ndjson(line: dict[str, Any]) -> bytes:
+    return (json.dumps(line, ensure_ascii=False) + "\n").encode()

@@ -1,0 +1,133 @@
+"""What a client sends, checked once for both APIs: a JSON object, a model that exists,
+options the engine knows, messages that are messages, a keep_alive Ollama would take.
+Every mistake is an `ApiError` with a status and one line naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+
+from llmtui.engine import Message, OptionError
+from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE
+from llmtui.engine.options import coerce, parse_keep_alive
+from llmtui.library import LibraryModel, UnknownModel, find, names
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param = status, message, param
+
+
+async def body_of(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"the body is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return data
+
+
+def text(data: Mapping[str, Any], name: str, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if value is None:
+        raise ApiError(400, f"{name} is required", name)
+    if not isinstance(value, str):
+        raise ApiError(400, f"{name} must be a string, not {type(value).__name__}", name)
+    return value
+
+
+def flag(data: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{name} must be true or false", name)
+    return value
+
+
+async def model_named(name: str) -> LibraryModel:
+    """The library's model (names are checked as in the CLI: `a/../..` is not a name).
+    Off the event loop: finding it reads the library's folders."""
+    if not name.strip():
+        raise ApiError(400, "model is required", "model")
+    try:
+        names.parse(name)
+    except names.InvalidName as error:
+        raise ApiError(400, str(error), "model") from None
+    try:
+        return await asyncio.to_thread(find, name)
+    except UnknownModel as error:
+        raise ApiError(404, str(error), "model") from None
+
+
+def options_of(given: Any, param: str = "options") -> dict[str, Any]:
+    """Ollama's `options`, each checked and coerced as a Modelfile's PARAMETER is."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise ApiError(400, f"{param} must be an object", param)
+    options = {}
+    for name, value in given.items():
+        try:
+            options[name] = coerce(name, value)
+        except (OptionError, ValueError, TypeError) as error:
+            raise ApiError(400, f"{param}.{name}: {error}", param) from None
+    return options
+
+
+def messages_of(given: Any) -> list[Message]:
+    """Ollama's (and OpenAI's) `messages`: role and content; content may be OpenAI's list
+    of parts, of which only text is understood here."""
+    if not isinstance(given, list):
+        raise ApiError(400, "messages must be a list", "messages")
+    messages = []
+    for number, item in enumerate(given):
+        where = f"messages[{number}]"
+        if not isinstance(item, dict):
+            raise ApiError(400, f"{where} must be an object", "messages")
+        role = item.get("role")
+        if role not in ROLES:
+            raise ApiError(400, f"{where}.role must be one of {', '.join(ROLES)}", "messages")
+        if item.get("images"):
+            raise ApiError(400, f"{where}.images: llmtui's models here have no vision",
+                           "messages")  # fmt: skip
+        messages.append(Message(role, _content(item.get("content", ""), where)))
+    return messages
+
+
+def _content(content: Any, where: str) -> str:
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise ApiError(400, f"{where}.content: a {kind} part is not supported "
+                                    "(text only)", "messages")  # fmt: skip
+            parts.append(text(part, "text"))
+        return "".join(parts)
+    raise ApiError(400, f"{where}.content must be a string", "messages")
+
+
+def keep_alive_of(given: Any) -> float:
+    """Seconds, from Ollama's keep_alive (seconds, or "5m", "1h30m"; negative: for good;
+    0: unload at once), parsed as `llmtui run --keepalive` parses it."""
+    if given is None:
+        return DEFAULT_KEEP_ALIVE
+    if not isinstance(given, str | int | float) or isinstance(given, bool):
+        raise ApiError(400, "keep_alive must be a number of seconds or a duration", "keep_alive")
+    try:
+        seconds = parse_keep_alive(given)
+    except OptionError as error:
+        raise ApiError(400, str(error), "keep_alive") from None
+    return -1.0 if seconds < 0 else seconds

@@ -1,0 +1,273 @@
+"""`llmtui serve`, a real server on a free loopback port with the starter models, driven by
+the official `ollama` and `openai` Python clients (and raw HTTP for what clients do not
+send: wrong bodies, other hosts, tokens)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import ollama
+import openai
+import pytest
+
+GREEDY = {"temperature": 0, "seed": 1, "num_predict": 12}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "llmtui", "serve", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url, headers=self.auth).text == "Ollama is running":
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the server did not start: {self.process.stderr}")
+            time.sleep(0.2)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {}
+
+    def stop(self) -> str:
+        """Stop it; what it logged."""
+        self.process.terminate()
+        _, log = self.process.communicate(timeout=30)
+        return log
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> ollama.Client:
+    return ollama.Client(host=server.url)
+
+
+@pytest.fixture
+def oai(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+
+
+def test_ollama_client_lists_shows_and_answers(client: ollama.Client) -> None:
+    names = [model.model for model in client.list().models]
+    assert "smollm2:135m" in names and "gemma3:270m" in names
+    shown = client.show("smollm2:135m")
+    assert shown.modelfile and "FROM" in shown.modelfile
+    assert shown.details is not None and shown.details.family == "llama"
+    whole = client.chat("smollm2:135m", [{"role": "user", "content": "Name a fruit."}],
+                        options=GREEDY)  # fmt: skip
+    assert whole.message.content and whole.done and whole.eval_count == 12
+    assert whole.done_reason == "length" and (whole.total_duration or 0) > 0
+    pieces = list(client.chat("smollm2:135m", [{"role": "user", "content": "Name a fruit."}],
+                              options=GREEDY, stream=True))  # fmt: skip
+    assert "".join(p.message.content or "" for p in pieces) == whole.message.content
+    assert pieces[-1].done and not any(p.done for p in pieces[:-1])
+    # A conversation: the earlier turns go with the next (greedy, the answer differs).
+    turns = [{"role": "user", "content": "My name is Ada."},
+             {"role": "assistant", "content": "Hello Ada! How can I help?"},
+             {"role": "user", "content": "What is my name?"}]  # fmt: skip
+    again = client.chat("smollm2:135m", turns, options=GREEDY)
+    alone = client.chat("smollm2:135m", turns[-1:], options=GREEDY)
+    assert again.message.content != alone.message.content
+    made = client.generate("smollm2:135m", "Say hello.", options=GREEDY)
+    assert made.response and made.eval_count == 12
+    raw = client.generate("gemma3:270m", "The capital of France is", options=GREEDY)
+    assert raw.response.strip()
+    loaded = [m.model for m in client.ps().models]
+    assert "smollm2:135m" in loaded and "gemma3:270m" in loaded
+
+
+def test_keep_alive_0_with_no_prompt_unloads(client: ollama.Client) -> None:
+    client.generate("gemma3:270m", "Hi", options=GREEDY)
+    assert "gemma3:270m" in [m.model for m in client.ps().models]
+    said = client.generate("gemma3:270m", "", keep_alive=0)
+    assert said.done and said.done_reason == "unload"
+    assert "gemma3:270m" not in [m.model for m in client.ps().models]
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "said"),
+    [
+        (lambda c: c.chat("nope:1", [{"role": "user", "content": "x"}]), 404,
+         "model 'nope:1' not found"),
+        (lambda c: c.chat("../../etc/passwd", [{"role": "user", "content": "x"}]), 400,
+         "is not a model name"),
+        (lambda c: c.chat("smollm2:135m", [{"role": "user", "content": "x"}],
+                          options={"temprature": 1}), 400, "unknown option 'temprature'"),
+        (lambda c: c.chat("smollm2:135m", [{"role": "user", "content": "x"}],
+                          options={"num_ctx": 10**9}), 500, "needs about"),
+        (lambda c: c.generate("smollm2:135m", "Hi " * 400, options={"num_ctx": 256}), 400,
+         "num_ctx"),
+        (lambda c: c.chat("smollm2:135m", [{"role": "user", "content": "x"}], format="json"),
+         400, "format is not supported"),
+        (lambda c: c.generate("smollm2:135m", "x", keep_alive="5 parsecs"), 400,
+         "keep_alive"),
+    ],
+)  # fmt: skip
+def test_ollama_errors_in_ollamas_shape(
+    client: ollama.Client, call: object, status: int, said: str
+) -> None:
+    with pytest.raises(ollama.ResponseError) as caught:
+        call(client)  # type: ignore[operator]
+    assert caught.value.status_code == status and said in caught.value.error
+
+
+def test_openai_client_models_chat_stream_and_completions(oai: openai.OpenAI) -> None:
+    assert {"smollm2:135m", "gemma3:270m"} <= {m.id for m in oai.models.list()}
+    assert oai.models.retrieve("smollm2:135m").id == "smollm2:135m"
+    ask = [{"role": "user", "content": "Name a colour."}]
+    whole = oai.chat.completions.create(
+        model="smollm2:135m", messages=ask, max_tokens=12, temperature=0, seed=1
+    )  # type: ignore[arg-type]
+    [choice] = whole.choices
+    assert choice.message.content and choice.finish_reason == "length"
+    assert whole.usage is not None and whole.usage.completion_tokens == 12
+    assert whole.usage.prompt_tokens > 5  # the whole prompt, cached or not
+    chunks = list(oai.chat.completions.create(
+        model="smollm2:135m", messages=ask, max_tokens=12, temperature=0, seed=1,  # type: ignore[arg-type]
+        stream=True, stream_options={"include_usage": True},
+    ))  # fmt: skip
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == choice.message.content
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 12
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    done = oai.completions.create(model="gemma3:270m", prompt="One, two, three,",
+                                  max_tokens=8, temperature=0)  # fmt: skip
+    assert done.choices[0].text and done.usage is not None and done.usage.completion_tokens == 8
+
+
+def test_openai_errors_name_what_is_wrong(oai: openai.OpenAI) -> None:
+    ask = [{"role": "user", "content": "x"}]
+    with pytest.raises(openai.NotFoundError) as missing:
+        oai.chat.completions.create(model="nope:1", messages=ask)  # type: ignore[arg-type]
+    assert missing.value.code == "model_not_found"
+    for extra, named in (({"logit_bias": {"1": 5}}, "logit_bias"), ({"n": 2}, "n"),
+                         ({"tools": [{"type": "function", "function": {"name": "f"}}]},
+                          "tools")):  # fmt: skip
+        with pytest.raises(openai.BadRequestError) as refused:
+            oai.chat.completions.create(
+                model="smollm2:135m",
+                messages=ask,  # type: ignore[arg-type]
+                **extra,
+            )  # type: ignore[call-overload]
+        assert refused.value.param == named and named in str(refused.value.message)
+
+
+def test_hostile_requests_get_clear_errors_and_the_server_goes_on(server: Server) -> None:
+    post = lambda path, **kw: httpx.post(f"{server.url}{path}", timeout=30, **kw)  # noqa: E731
+    assert post("/api/chat", content=b"{not json").json()["error"].startswith("the body is not")
+    assert post("/api/chat", content=b"[1, 2]").status_code == 400
+    assert post("/api/chat", content=b"\xff\xfe").status_code == 400
+    big = post("/api/chat", content=b"x" * (17 * 1024 * 1024))
+    assert big.status_code == 413
+    wrong = post("/api/chat", json={"model": "smollm2:135m", "messages": [{"role": "god"}]})
+    assert wrong.status_code == 400 and "role" in wrong.json()["error"]
+    typed = post("/api/chat", json={"model": 5, "messages": []})
+    assert typed.status_code == 400 and "model must be a string" in typed.json()["error"]
+    rebinding = httpx.get(f"{server.url}/api/tags", headers={"Host": "attacker.example"})
+    assert rebinding.status_code == 403
+    cors = httpx.options(
+        f"{server.url}/api/tags",
+        headers={"Origin": "https://attacker.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in cors.headers
+    local = httpx.options(
+        f"{server.url}/api/tags",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"},
+    )
+    assert local.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert httpx.get(f"{server.url}/no/such/path").json() == {"error": "Not Found"}
+    assert httpx.get(f"{server.url}/api/version").json()["version"]
+
+
+def test_a_client_that_goes_away_stops_its_generation(server: Server) -> None:
+    body = {"model": "smollm2:135m", "prompt": "Write a long story about the sea.",
+            "options": {"num_predict": 2000, "temperature": 0}}  # fmt: skip
+    with httpx.stream("POST", f"{server.url}/api/generate", json=body, timeout=60) as reply:
+        lines = reply.iter_lines()
+        for _ in range(5):
+            assert not json.loads(next(lines))["done"]
+    # Within moments the model is idle again (ps gives an expiry only to an idle model).
+    deadline = time.monotonic() + 10
+    while True:
+        models = httpx.get(f"{server.url}/api/ps").json()["models"]
+        if all(m["expires_at"] for m in models if m["name"] == "smollm2:135m"):
+            break
+        assert time.monotonic() < deadline, models
+        time.sleep(0.1)
+
+
+def test_a_token_is_required_when_set_and_a_taken_port_is_one_line() -> None:
+    class Guarded(Server):
+        @property
+        def auth(self) -> dict[str, str]:
+            return {"Authorization": "Bearer s3cret"}
+
+    guarded = Guarded("--token", "s3cret")
+    try:
+        assert httpx.get(f"{guarded.url}/api/version").status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert httpx.get(f"{guarded.url}/api/version", headers=wrong).status_code == 401
+        assert httpx.get(f"{guarded.url}/api/version", headers=guarded.auth).status_code == 200
+        taken = subprocess.run(
+            [sys.executable, "-m", "llmtui", "serve", "--port", str(guarded.port)],
+            capture_output=True, text=True, timeout=60, env=os.environ,
+        )  # fmt: skip
+        assert taken.returncode == 1 and taken.stderr.count("\n") == 1
+        assert f"cannot listen on 127.0.0.1:{guarded.port}" in taken.stderr
+        assert "--port" in taken.stderr
+    finally:
+        log = guarded.stop()
+    assert "GET /api/version - 401" in log and "GET /api/version - 200" in log
+
+
+def test_the_readmes_python_examples_run(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## The API: `llmtui serve`")[1].split("\n## ")[0]
+    examples = [block.split("```")[0] for block in section.split("```python\n")[1:]]
+    assert len(examples) == 2
+    for example in examples:
+        exec(example.replace("http://127.0.0.1:11434", server.url), {})
+        said = capsys.readouterr().out
+        assert said.strip(), example
+
+
+def test_llmtui_ps_asks_the_running_server(server: Server, client: ollama.Client) -> None:
+    client.generate("smollm2:135m", "Hi", options=GREEDY)
+    run = [sys.executable, "-m", "llmtui", "ps", "--host", f"127.0.0.1:{server.port}"]
+    shown = subprocess.run(run, capture_output=True, text=True, timeout=60, env=os.environ)
+    assert shown.returncode == 0, shown.stderr
+    header, *rows = shown.stdout.splitlines()
+    assert header.split() == ["NAME", "SIZE", "CONTEXT", "UNTIL"]
+    assert any(row.startswith("smollm2:135m") for row in rows)
+    nobody = subprocess.run([*run[:-1], f"127.0.0.1:{free_port()}"], capture_output=True,
+                            text=True, timeout=60, env=os.environ)  # fmt: skip
+    assert nobody.returncode == 1 and nobody.stderr.startswith("Error: no server answers on")
