@@ -10,7 +10,7 @@ import llama_cpp
 import pytest
 from llama_cpp import Llama
 
-from llmtui.engine import ModelSpec
+from llmtui.engine import Engine, Message, ModelSpec
 from llmtui.engine.options import DEFAULTS, Options
 from llmtui.engine.sampler import Sampler
 
@@ -103,3 +103,14 @@ def test_penalties_change_what_is_picked(llm: Llama) -> None:
     plain, _ = side_by_side(llm, DEFAULTS.merged({"temperature": 0, "repeat_penalty": 1.0}))
     penalised, _ = side_by_side(llm, DEFAULTS.merged({"temperature": 0, "repeat_penalty": 1.5}))
     assert plain != penalised
+
+
+@pytest.mark.parametrize("options", [{"temperature": 0}, {"temperature": 0.8, "seed": 3}])
+def test_a_grammar_holds_the_answer_and_not_the_prompt(
+    engine: Engine, smollm2: ModelSpec, options: dict[str, float]
+) -> None:
+    # Ollama's default penalties look back over the prompt: its tokens are history for
+    # them, never words for the grammar (llama.cpp aborted the process on the first one).
+    done = engine.chat(smollm2, [Message("user", "Is the sea wet? Answer yes or no.")],
+                       {**options, "num_predict": 8}, grammar='root ::= "yes" | "no"').wait()  # fmt: skip
+    assert done.text in ("yes", "no") and done.done_reason == "stop"

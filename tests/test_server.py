@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jsonschema
 import ollama
 import openai
 import pytest
@@ -124,8 +125,12 @@ def test_keep_alive_0_with_no_prompt_unloads(client: ollama.Client) -> None:
                           options={"num_ctx": 10**9}), 500, "needs about"),
         (lambda c: c.generate("smollm2:135m", "Hi " * 400, options={"num_ctx": 256}), 400,
          "num_ctx"),
-        (lambda c: c.chat("smollm2:135m", [{"role": "user", "content": "x"}], format="json"),
-         400, "format is not supported"),
+        (lambda c: c.chat("smollm2:135m", [{"role": "user", "content": "x"}],
+                          format={"type": "object", "not": {"required": ["a"]}}),
+         400, "format: #: the keyword 'not' cannot be enforced"),
+        (lambda c: c.chat("smollm2:135m", [{"role": "user", "content": "x"}],
+                          format={"type": "string", "format": "email"}),
+         400, "format 'email' cannot be enforced"),
         (lambda c: c.generate("smollm2:135m", "x", keep_alive="5 parsecs"), 400,
          "keep_alive"),
     ],
@@ -188,6 +193,8 @@ def test_hostile_requests_get_clear_errors_and_the_server_goes_on(server: Server
     assert big.status_code == 413
     wrong = post("/api/chat", json={"model": "smollm2:135m", "messages": [{"role": "god"}]})
     assert wrong.status_code == 400 and "role" in wrong.json()["error"]
+    yaml = post("/api/chat", json={"model": "smollm2:135m", "messages": [], "format": "yaml"})
+    assert yaml.json()["error"] == 'format must be "json" or a JSON schema'
     typed = post("/api/chat", json={"model": 5, "messages": []})
     assert typed.status_code == 400 and "model must be a string" in typed.json()["error"]
     rebinding = httpx.get(f"{server.url}/api/tags", headers={"Host": "attacker.example"})
@@ -253,7 +260,7 @@ def test_the_readmes_python_examples_run(
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme.split("## The API: `llmtui serve`")[1].split("\n## ")[0]
     examples = [block.split("```")[0] for block in section.split("```python\n")[1:]]
-    assert len(examples) == 2
+    assert len(examples) == 3
     for example in examples:
         exec(example.replace("http://127.0.0.1:11434", server.url), {})
         said = capsys.readouterr().out
@@ -271,3 +278,60 @@ def test_llmtui_ps_asks_the_running_server(server: Server, client: ollama.Client
     nobody = subprocess.run([*run[:-1], f"127.0.0.1:{free_port()}"], capture_output=True,
                             text=True, timeout=60, env=os.environ)  # fmt: skip
     assert nobody.returncode == 1 and nobody.stderr.startswith("Error: no server answers on")
+
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 20},
+        "age": {"type": "integer"},
+        "pets": {"type": "array", "items": {"$ref": "#/$defs/pet"}, "maxItems": 2},
+    },
+    "required": ["name", "age", "pets"],
+    "additionalProperties": False,
+    "$defs": {"pet": {"type": "string", "enum": ["cat", "dog", "fish"]}},
+}
+
+
+def test_structured_output_fits_the_schema_in_both_apis(
+    client: ollama.Client, oai: openai.OpenAI
+) -> None:
+    ask = [{"role": "user", "content": "Describe a person called Ada, 36, with one cat, as JSON."}]
+    options = {"temperature": 0, "num_predict": 120}
+    answer = client.chat("smollm2:135m", ask, format=PERSON, options=options)
+    person = json.loads(answer.message.content or "")
+    jsonschema.validate(person, PERSON)
+    any_json = client.generate("smollm2:135m", "Three colours as a JSON list:", format="json",
+                               options=options)  # fmt: skip
+    json.loads(any_json.response)
+    completion = oai.chat.completions.create(
+        model="smollm2:135m", messages=ask, max_tokens=120, temperature=0,  # type: ignore[arg-type]
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "person", "schema": PERSON, "strict": True}},
+    )  # fmt: skip
+    jsonschema.validate(json.loads(completion.choices[0].message.content or ""), PERSON)
+    streamed = oai.chat.completions.create(
+        model="smollm2:135m", messages=ask, max_tokens=120, temperature=0, stream=True,  # type: ignore[arg-type]
+        response_format={"type": "json_object"},
+    )  # fmt: skip
+    json.loads("".join(c.choices[0].delta.content or "" for c in streamed if c.choices))
+
+
+def test_an_answer_that_cannot_fit_is_an_error_not_a_broken_object(
+    client: ollama.Client, oai: openai.OpenAI
+) -> None:
+    # Cut short by num_predict: not complete JSON, and said so.
+    with pytest.raises(ollama.ResponseError) as cut:
+        client.chat("smollm2:135m", [{"role": "user", "content": "A person as JSON."}],
+                    format=PERSON, options={"temperature": 0, "num_predict": 4})  # fmt: skip
+    assert cut.value.status_code == 500 and "cut short by num_predict" in cut.value.error
+    # A bound no grammar of digits holds is checked on the answer.
+    bounded = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 10**12}},
+               "required": ["n"]}  # fmt: skip
+    with pytest.raises(openai.InternalServerError) as off:
+        oai.chat.completions.create(
+            model="smollm2:135m", messages=[{"role": "user", "content": "Say 3 as JSON."}],  # type: ignore[list-item]
+            temperature=0, max_tokens=40,
+            response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": bounded}},
+        )  # fmt: skip
+    assert "does not fit the schema at n" in str(off.value.message)

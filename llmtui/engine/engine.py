@@ -133,6 +133,7 @@ class Engine:
         on_event: Callable[[Event], None] | None = None,
         watch: Callable[[Event], None] | None = None,
         ignore_eos: bool = False,
+        grammar: str | None = None,
     ) -> RequestHandle:
         """Answer the last message of a conversation, through the model's chat template."""
         return self._submit(
@@ -142,6 +143,7 @@ class Engine:
                 messages=tuple(messages),
                 keep_alive=keep_alive,
                 ignore_eos=ignore_eos,
+                grammar=grammar,
             ),
             on_event,
             watch,
@@ -157,6 +159,7 @@ class Engine:
         on_event: Callable[[Event], None] | None = None,
         watch: Callable[[Event], None] | None = None,
         ignore_eos: bool = False,
+        grammar: str | None = None,
     ) -> RequestHandle:
         """Continue `prompt` as plain text (no chat template)."""
         return self._submit(
@@ -166,6 +169,7 @@ class Engine:
                 prompt=prompt,
                 keep_alive=keep_alive,
                 ignore_eos=ignore_eos,
+                grammar=grammar,
             ),
             on_event,
             watch,

@@ -26,6 +26,8 @@ class Job:
     keep_alive: float = 300.0
     # Generate past end-of-text tokens (benchmarks that need an exact token count).
     ignore_eos: bool = False
+    # A GBNF grammar every token must keep to (structured output: structured.py).
+    grammar: str | None = None
 
 
 class RequestHandle:

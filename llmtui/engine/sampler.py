@@ -17,13 +17,17 @@ from __future__ import annotations
 import llama_cpp
 import numpy as np
 
+from llmtui.engine.errors import EngineError
 from llmtui.engine.options import Options
 
 
 class Sampler:
     """One request's sampler. Free it with `close`."""
 
-    def __init__(self, options: Options, n_vocab: int, n_ctx: int) -> None:
+    def __init__(
+        self, options: Options, n_vocab: int, n_ctx: int,
+        vocab: llama_cpp.llama_vocab_p | None = None, grammar: str | None = None,
+    ) -> None:  # fmt: skip
         self.n_vocab = n_vocab
         last_n = n_ctx if options.repeat_last_n < 0 else options.repeat_last_n
         penalised = bool(last_n) and (
@@ -34,12 +38,23 @@ class Sampler:
         greedy = options.temperature <= 0
         # Tokens the penalties look back over; with none, accepting tokens does nothing.
         self.history = last_n if penalised else 0
-        self._argmax = greedy and not penalised
-        self._chain = None if self._argmax else _chain(options, n_vocab, last_n, penalised)
+        self._argmax = greedy and not penalised and grammar is None
+        self._grammar = grammar is not None  # then the chain's first sampler
+        self._chain = None
+        if not self._argmax:
+            self._chain = _chain(options, n_vocab, last_n, penalised, vocab, grammar)
 
     def accept(self, token: int) -> None:
-        if self._chain is not None:
+        """A token of the prompt, as history for the penalties. Not for the grammar: it
+        follows the answer only (llama.cpp aborts on a token its grammar cannot take)."""
+        if self._chain is None:
+            return
+        if not self._grammar:
             llama_cpp.llama_sampler_accept(self._chain, token)
+            return
+        for index in range(1, llama_cpp.llama_sampler_chain_n(self._chain)):
+            llama_cpp.llama_sampler_accept(llama_cpp.llama_sampler_chain_get(self._chain, index),
+                                           token)  # fmt: skip
 
     def sample(self, ctx: llama_cpp.llama_context_p) -> int:
         """The next token after the last decode (the chain accepts it itself)."""
@@ -55,10 +70,12 @@ class Sampler:
 
 
 def _chain(
-    options: Options, n_vocab: int, last_n: int, penalised: bool
-) -> llama_cpp.llama_sampler_p:
-    """A chain in llama.cpp's usual order: penalties, then truncation (top-k, typical, top-p,
-    min-p), then temperature and a draw; temperature 0 picks the most likely token."""
+    options: Options, n_vocab: int, last_n: int, penalised: bool,
+    vocab: llama_cpp.llama_vocab_p | None = None, grammar: str | None = None,
+) -> llama_cpp.llama_sampler_p:  # fmt: skip
+    """A chain in llama.cpp's usual order: the grammar (what may come next at all), then
+    penalties, truncation (top-k, typical, top-p, min-p), temperature and a draw;
+    temperature 0 picks the most likely token."""
     seed = llama_cpp.LLAMA_DEFAULT_SEED if options.seed < 0 else options.seed & 0xFFFFFFFF
     chain: llama_cpp.llama_sampler_p = llama_cpp.llama_sampler_chain_init(
         llama_cpp.llama_sampler_chain_default_params()
@@ -66,6 +83,13 @@ def _chain(
 
     def add(sampler: llama_cpp.llama_sampler_p) -> None:
         llama_cpp.llama_sampler_chain_add(chain, sampler)
+
+    if grammar is not None:
+        rules = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+        if not rules:
+            llama_cpp.llama_sampler_free(chain)
+            raise EngineError("llama.cpp could not parse the grammar (details in its log)")
+        add(rules)
 
     greedy = options.temperature <= 0
     mirostat = not greedy and options.mirostat in (1, 2)

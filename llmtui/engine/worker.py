@@ -389,7 +389,7 @@ class ModelWorker:
             )
         budget = loaded.n_ctx - len(tokens)
         limit = budget if options.num_predict < 0 else min(options.num_predict, budget)
-        sampler = Sampler(options, loaded.n_vocab, loaded.n_ctx)
+        sampler = Sampler(options, loaded.n_vocab, loaded.n_ctx, loaded.vocab, job.grammar)
         try:
             with self._engine.generating(self):
                 self._decode_loop(

@@ -27,7 +27,7 @@ from llmtui.server.stream import EventQueue, Reply, begin
 NDJSON = "application/x-ndjson"
 # Fields Ollama takes that llmtui does not do yet: a request using one is refused, not
 # answered as if it were not there.
-NOT_YET = ("format", "tools", "suffix", "template", "images", "think")
+NOT_YET = ("tools", "suffix", "template", "images", "think")
 
 
 def now() -> str:
@@ -148,15 +148,17 @@ class OllamaApi:
         options = check.options_of(data.get("options"))
         keep_alive = check.keep_alive_of(data.get("keep_alive"))
         stream = check.flag(data, "stream", True)
+        shape = check.ollama_format(data.get("format"))
         spec = await asyncio.to_thread(model.spec)
         if not messages:  # Ollama's way to load (or, with keep_alive 0, unload) a model
             return await self._load(request, model.name, spec, options, keep_alive, "message")
+        grammar = shape.grammar if shape else None
 
         def start(events: EventQueue) -> RequestHandle:
             return self.engine.chat(spec, messages, options, keep_alive=keep_alive,
-                                    on_event=events)  # fmt: skip
+                                    on_event=events, grammar=grammar)  # fmt: skip
 
-        return await self._answer(request, model.name, start, stream, "message")
+        return await self._answer(request, model.name, start, stream, "message", shape)
 
     async def generate(self, request: Request) -> Response:
         data = await check.body_of(request)
@@ -171,6 +173,8 @@ class OllamaApi:
         options = check.options_of(data.get("options"))
         keep_alive = check.keep_alive_of(data.get("keep_alive"))
         stream = check.flag(data, "stream", True)
+        shape = check.ollama_format(data.get("format"))
+        grammar = shape.grammar if shape else None
         spec = await asyncio.to_thread(model.spec)
         if not prompt:
             return await self._load(request, model.name, spec, options, keep_alive, "response")
@@ -181,11 +185,12 @@ class OllamaApi:
             if chat:  # through the model's template, as Ollama does unless `raw`
                 messages = [Message("system", system)] if system is not None else []
                 return self.engine.chat(spec, [*messages, Message("user", prompt)], options,
-                                        keep_alive=keep_alive, on_event=events)  # fmt: skip
+                                        keep_alive=keep_alive, on_event=events,
+                                        grammar=grammar)  # fmt: skip
             return self.engine.generate(spec, prompt, options, keep_alive=keep_alive,
-                                        on_event=events)  # fmt: skip
+                                        on_event=events, grammar=grammar)  # fmt: skip
 
-        return await self._answer(request, model.name, start, stream, "response")
+        return await self._answer(request, model.name, start, stream, "response", shape)
 
     async def _load(
         self, request: Request, name: str, spec: Any, options: dict[str, Any],
@@ -209,23 +214,28 @@ class OllamaApi:
 
     async def _answer(
         self, request: Request, name: str, start: Callable[[EventQueue], RequestHandle],
-        stream: bool, field: str,
+        stream: bool, field: str, shape: check.Shape | None = None,
     ) -> Response:  # fmt: skip
         reply = await begin(start)
         if not stream:
             done = await reply.done()
             request.state.tokens = done.eval_count
+            if shape is not None:
+                shape.check(done.text)
             return JSONResponse({"model": name, "created_at": now(), **_said(field, done.text),
                                  "done": True, **_statistics(done)})  # fmt: skip
-        return StreamingResponse(self._lines(request, name, reply, field), media_type=NDJSON)
+        lines = self._lines(request, name, reply, field, shape)
+        return StreamingResponse(lines, media_type=NDJSON)
 
     async def _lines(
-        self, request: Request, name: str, reply: Reply, field: str
+        self, request: Request, name: str, reply: Reply, field: str, shape: check.Shape | None
     ) -> AsyncIterator[bytes]:
         try:
             async for event in reply.pieces():
                 if isinstance(event, Done):
                     request.state.tokens = event.eval_count
+                    if shape is not None:
+                        shape.check(event.text)
                     line = {"model": name, "created_at": now(), **_said(field, ""),
                             "done": True, **_statistics(event)}  # fmt: skip
                 else:

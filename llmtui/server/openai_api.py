@@ -25,7 +25,7 @@ from llmtui.server.stream import EventQueue, Reply, begin
 # The request fields each endpoint takes; any other is refused by name.
 COMMON = {"model", "stream", "stream_options", "max_tokens", "temperature", "top_p", "stop",
           "seed", "presence_penalty", "frequency_penalty", "n", "user"}  # fmt: skip
-CHAT = COMMON | {"messages", "max_completion_tokens"}
+CHAT = COMMON | {"messages", "max_completion_tokens", "response_format"}
 COMPLETION = COMMON | {"prompt"}
 # Engine options from OpenAI's names.
 OPTIONS = {"max_tokens": "num_predict", "max_completion_tokens": "num_predict",
@@ -107,12 +107,14 @@ class OpenAIApi:
             raise ApiError(400, "messages must not be empty", "messages")
         stream = check.flag(data, "stream", False)
         usage = _include_usage(data)
+        shape = check.openai_format(data.get("response_format"))
+        grammar = shape.grammar if shape else None
         spec = await asyncio.to_thread(model.spec)
 
         def start(events: EventQueue) -> RequestHandle:
-            return self.engine.chat(spec, messages, options, on_event=events)
+            return self.engine.chat(spec, messages, options, on_event=events, grammar=grammar)
 
-        return await self._answer(request, model.name, start, stream, usage, chat=True)
+        return await self._answer(request, model.name, start, stream, usage, True, shape)
 
     async def completions(self, request: Request) -> Response:
         data = await check.body_of(request)
@@ -127,20 +129,22 @@ class OpenAIApi:
         def start(events: EventQueue) -> RequestHandle:
             return self.engine.generate(spec, prompt, options, on_event=events)
 
-        return await self._answer(request, model.name, start, stream, usage, chat=False)
+        return await self._answer(request, model.name, start, stream, usage, False)
 
     async def _answer(
         self, request: Request, name: str, start: Callable[[EventQueue], RequestHandle],
-        stream: bool, usage: bool, chat: bool,
+        stream: bool, usage: bool, chat: bool, shape: check.Shape | None = None,
     ) -> Response:  # fmt: skip
         reply = await begin(start)
         ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if stream:
-            chunks = self._chunks(request, reply, ident, created, name, usage, chat)
+            chunks = self._chunks(request, reply, ident, created, name, usage, chat, shape)
             return StreamingResponse(chunks, media_type="text/event-stream")
         done = await reply.done()
         request.state.tokens = done.eval_count
+        if shape is not None:
+            shape.check(done.text)
         choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(done)}
         if chat:
             choice["message"] = {"role": "assistant", "content": done.text}
@@ -154,7 +158,7 @@ class OpenAIApi:
 
     async def _chunks(
         self, request: Request, reply: Reply, ident: str, created: int, name: str,
-        usage: bool, chat: bool,
+        usage: bool, chat: bool, shape: check.Shape | None,
     ) -> AsyncIterator[bytes]:  # fmt: skip
         kind = "chat.completion.chunk" if chat else "text_completion"
 
@@ -177,6 +181,8 @@ class OpenAIApi:
             async for event in reply.pieces():
                 if isinstance(event, Done):
                     request.state.tokens = event.eval_count
+                    if shape is not None:
+                        shape.check(event.text)
                     yield chunk([choice(None, _finish(event))])
                     if usage:
                         yield chunk([], usage=_usage(event))

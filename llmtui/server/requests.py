@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
-from llmtui.engine import Message, OptionError
+from llmtui.engine import Message, OptionError, structured
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE
 from llmtui.engine.options import coerce, parse_keep_alive
 from llmtui.library import LibraryModel, UnknownModel, find, names
@@ -131,3 +132,58 @@ def keep_alive_of(given: Any) -> float:
     except OptionError as error:
         raise ApiError(400, str(error), "keep_alive") from None
     return -1.0 if seconds < 0 else seconds
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the answer must be: any JSON (schema None), or JSON that fits `schema`."""
+
+    grammar: str
+    schema: Any | None = None
+
+    def check(self, text: str) -> None:
+        """ApiError (500: the model's answer, not the request) if the answer does not fit."""
+        try:
+            structured.check(text, self.schema)
+        except structured.SchemaError as error:
+            raise ApiError(500, str(error)) from None
+
+
+def _shape(schema: Any | None, param: str) -> Shape:
+    try:
+        if schema is None:
+            return Shape(structured.json_grammar())
+        return Shape(structured.schema_grammar(schema), schema)
+    except structured.SchemaError as error:
+        raise ApiError(400, f"{param}: {error}", param) from None
+
+
+def ollama_format(given: Any) -> Shape | None:
+    """Ollama's `format`: "json", or a JSON schema."""
+    if given in (None, ""):
+        return None
+    if given == "json":
+        return _shape(None, "format")
+    if isinstance(given, dict):
+        return _shape(given, "format")
+    raise ApiError(400, 'format must be "json" or a JSON schema', "format")
+
+
+def openai_format(given: Any) -> Shape | None:
+    """OpenAI's `response_format`: text, json_object, or json_schema (strict or not: the
+    grammar holds the answer to the schema either way)."""
+    if given is None:
+        return None
+    kind = given.get("type") if isinstance(given, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return _shape(None, "response_format")
+    if kind == "json_schema":
+        described = given.get("json_schema")
+        if not isinstance(described, dict) or not isinstance(described.get("schema"), dict):
+            raise ApiError(400, "response_format.json_schema.schema must be a JSON schema",
+                           "response_format")  # fmt: skip
+        return _shape(described["schema"], "response_format")
+    raise ApiError(400, "response_format.type must be text, json_object or json_schema",
+                   "response_format")  # fmt: skip
