@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import jsonschema
+import numpy as np
 import ollama
 import openai
 import pytest
@@ -335,3 +336,56 @@ def test_an_answer_that_cannot_fit_is_an_error_not_a_broken_object(
             response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": bounded}},
         )  # fmt: skip
     assert "does not fit the schema at n" in str(off.value.message)
+
+
+def test_embeddings_in_both_apis_unit_length_and_similar_texts_closer(
+    client: ollama.Client, oai: openai.OpenAI, server: Server
+) -> None:
+    texts = ["The cat sat on the mat.", "A kitten rested on the rug.",
+             "Quarterly tax filing deadlines"]  # fmt: skip
+    made = client.embed("smollm2:135m", texts)
+    vectors = np.array(made.embeddings)
+    assert vectors.shape == (3, 576)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert (made.prompt_eval_count or 0) > 10
+    one = client.embed("smollm2:135m", texts[0]).embeddings
+    assert np.allclose(one[0], vectors[0], atol=1e-5)
+    older = httpx.post(f"{server.url}/api/embeddings", timeout=60,
+                       json={"model": "smollm2:135m", "prompt": texts[0]}).json()  # fmt: skip
+    assert np.allclose(older["embedding"], vectors[0], atol=1e-5)
+    answer = oai.embeddings.create(model="smollm2:135m", input=texts)
+    assert [item.index for item in answer.data] == [0, 1, 2]
+    assert np.allclose(answer.data[2].embedding, vectors[2], atol=1e-5)
+    assert answer.usage.prompt_tokens == made.prompt_eval_count
+    with pytest.raises(openai.BadRequestError) as refused:
+        oai.embeddings.create(model="smollm2:135m", input=texts, dimensions=8)
+    assert refused.value.param == "dimensions"
+    with pytest.raises(ollama.ResponseError) as empty:
+        client.embed("smollm2:135m", [])
+    assert empty.value.status_code == 400
+
+
+def test_embedding_leaves_the_chats_cache_alone(client: ollama.Client) -> None:
+    ask = [{"role": "user", "content": "Tell me about the moon in two sentences."}]
+    first = client.chat("smollm2:135m", ask, options=GREEDY)
+    client.embed("smollm2:135m", ["something else entirely " * 20])
+    again = client.chat("smollm2:135m", ask, options=GREEDY)
+    # The same prompt again: its tokens come from the chat's cache, which the embedding
+    # (on a context of its own) did not touch.
+    assert (again.prompt_eval_count or 0) < (first.prompt_eval_count or 0)
+    assert again.message.content == first.message.content
+
+
+def test_llmtui_embed_prints_a_vector_per_text() -> None:
+    run = [sys.executable, "-m", "llmtui", "embed", "smollm2:135m", "one", "two"]
+    plain = subprocess.run(run, capture_output=True, text=True, timeout=120, env=os.environ)
+    assert plain.returncode == 0, plain.stderr
+    rows = [[float(x) for x in line.split()] for line in plain.stdout.splitlines()]
+    assert len(rows) == 2 and all(len(row) == 576 for row in rows)
+    data = json.loads(subprocess.run([*run, "--json"], capture_output=True, text=True,
+                                     timeout=120, env=os.environ).stdout)  # fmt: skip
+    assert data["model"] == "smollm2:135m" and len(data["embeddings"]) == 2
+    wrong = subprocess.run([*run[:4], "nope:1", "x"], capture_output=True, text=True,
+                           timeout=60, env=os.environ)  # fmt: skip
+    assert wrong.returncode == 1 and wrong.stderr.startswith("Error: model 'nope:1' not found")

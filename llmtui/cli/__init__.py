@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from llmtui import __version__
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.store import ConversationStore, StoreError
-from llmtui.cli import chats, compare, library, models, serve
+from llmtui.cli import chats, compare, embed, library, models, serve
 from llmtui.cli.chat import LineChat, interactive
 from llmtui.cli.compare import CompareError
 from llmtui.cli.serve import ServeError
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     chats.add_parser(commands)
     compare.add_parser(commands)
     serve.add_parser(commands)
+    embed.add_parser(commands)
     return parser
 
 
@@ -170,6 +171,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve.serve_command(args)
     if args.command == "ps":
         return serve.ps_command(args.host)
+    if args.command == "embed":
+        return embed.embed_command(args)
     if args.command == "tui":
         return _workbench(args.model, args.no_mouse)
     return _workbench(None, args.no_mouse)

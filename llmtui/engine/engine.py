@@ -175,6 +175,22 @@ class Engine:
             watch,
         )
 
+    def embed(
+        self,
+        spec: ModelSpec,
+        texts: Sequence[str],
+        options: Mapping[str, Any] | None = None,
+        *,
+        keep_alive: float = DEFAULT_KEEP_ALIVE,
+        truncate: bool = True,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> RequestHandle:
+        """Each text's embedding (its `Done` carries them), on a context of their own:
+        the model's chat cache is left as it was."""
+        job = Job(spec, self.options_for(spec, options), texts=tuple(texts),
+                  keep_alive=keep_alive, truncate=truncate)  # fmt: skip
+        return self._submit(job, on_event)
+
     def load(
         self,
         spec: ModelSpec,

@@ -95,6 +95,8 @@ class Done:
     time_to_first_token: int
     context_used: int
     perf: Perf
+    # An embedding request's vectors, one per input, of unit length (nothing else has any).
+    embeddings: tuple[tuple[float, ...], ...] = ()
 
     @property
     def prompt_eval_rate(self) -> float:

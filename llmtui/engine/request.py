@@ -28,6 +28,10 @@ class Job:
     ignore_eos: bool = False
     # A GBNF grammar every token must keep to (structured output: structured.py).
     grammar: str | None = None
+    # Texts to embed (an embedding request: no messages, no prompt); longer ones are cut
+    # to the context if `truncate`, else refused.
+    texts: tuple[str, ...] | None = None
+    truncate: bool = True
 
 
 class RequestHandle:

@@ -25,6 +25,7 @@ from llama_cpp import Llama
 
 from llmtui.engine import memory, probe
 from llmtui.engine.detok import Detokenizer, StopMatcher
+from llmtui.engine.embedding import Embedder
 from llmtui.engine.errors import (
     ContextOverflow,
     EngineError,
@@ -95,6 +96,7 @@ class _Loaded:
     # The tokens now in the KV cache, in order: what the next request can reuse.
     cached: list[int]
     warned_no_template: bool = False
+    embedder: Embedder | None = None  # made on the first embedding request
 
 
 class ModelWorker:
@@ -164,7 +166,9 @@ class ModelWorker:
         self.busy = True
         try:
             load_duration = self._ensure_loaded(handle)
-            if job.messages is None and job.prompt is None:
+            if job.texts is not None:
+                handle.emit(self._embed(handle, started, load_duration))
+            elif job.messages is None and job.prompt is None:
                 handle.emit(self._load_only_done(started, load_duration))
             else:
                 self._generate(handle, started, load_duration)
@@ -320,7 +324,34 @@ class ModelWorker:
     def _unload(self) -> None:
         loaded, self._loaded = self._loaded, None
         if loaded is not None:
+            if loaded.embedder is not None:
+                loaded.embedder.close()
             _close(loaded.llm, loaded.threads)
+
+    def _embed(self, handle: RequestHandle, started: int, load_duration: int) -> Done:
+        loaded = self._loaded
+        assert loaded is not None and handle.job.texts is not None
+        if loaded.embedder is None:
+            loaded.embedder = Embedder(loaded.llm.model, loaded.n_ctx, physical_cores())
+        embedder = loaded.embedder
+        vectors, count = [], 0
+        begun = time.perf_counter_ns()
+        for text in handle.job.texts:
+            if handle.cancelled:
+                break
+            tokens = loaded.llm.tokenize(text.encode("utf-8", errors="replace"), add_bos=True)
+            if handle.job.truncate:
+                tokens = tokens[: embedder.n_ctx]
+            vectors.append(tuple(embedder.embed(tokens)))
+            count += len(tokens)
+        took = time.perf_counter_ns() - begun
+        return Done(
+            model=self.name, text="", done_reason="cancel" if handle.cancelled else "stop",
+            total_duration=time.perf_counter_ns() - started, load_duration=load_duration,
+            prompt_eval_count=count, prompt_eval_duration=took, eval_count=0, eval_duration=0,
+            time_to_first_token=0, context_used=0, perf=Perf(took / 1e6, count, 0.0, 0),
+            embeddings=tuple(vectors),
+        )  # fmt: skip
 
     # -- generating ---------------------------------------------------------------------
 

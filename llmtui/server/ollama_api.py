@@ -82,6 +82,8 @@ class OllamaApi:
             Route("/api/show", self.show, methods=["POST"]),
             Route("/api/chat", self.chat, methods=["POST"]),
             Route("/api/generate", self.generate, methods=["POST"]),
+            Route("/api/embed", self.embed, methods=["POST"]),
+            Route("/api/embeddings", self.embeddings, methods=["POST"]),
         ]
 
     async def root(self, request: Request) -> Response:
@@ -191,6 +193,43 @@ class OllamaApi:
                                         on_event=events, grammar=grammar)  # fmt: skip
 
         return await self._answer(request, model.name, start, stream, "response", shape)
+
+    async def embed(self, request: Request) -> Response:
+        data = await check.body_of(request)
+        model = await check.model_named(check.text(data, "model"))
+        request.state.model = model.name
+        texts = check.inputs_of(data.get("input"))
+        done = await self._embedded(request, model, texts, data)
+        return JSONResponse({
+            "model": model.name, "embeddings": [list(v) for v in done.embeddings],
+            "total_duration": done.total_duration, "load_duration": done.load_duration,
+            "prompt_eval_count": done.prompt_eval_count,
+        })  # fmt: skip
+
+    async def embeddings(self, request: Request) -> Response:
+        """The older endpoint: one `prompt`, one `embedding`."""
+        data = await check.body_of(request)
+        model = await check.model_named(check.text(data, "model"))
+        request.state.model = model.name
+        done = await self._embedded(request, model, [check.text(data, "prompt")], data)
+        return JSONResponse({"embedding": list(done.embeddings[0])})
+
+    async def _embedded(
+        self, request: Request, model: LibraryModel, texts: list[str], data: dict[str, Any]
+    ) -> Done:
+        options = check.options_of(data.get("options"))
+        keep_alive = check.keep_alive_of(data.get("keep_alive"))
+        truncate = check.flag(data, "truncate", True)
+        spec = await asyncio.to_thread(model.spec)
+
+        def start(events: EventQueue) -> RequestHandle:
+            return self.engine.embed(spec, texts, options, keep_alive=keep_alive,
+                                     truncate=truncate, on_event=events)  # fmt: skip
+
+        reply = await begin(start)
+        done = await reply.done()
+        request.state.tokens = done.prompt_eval_count
+        return done
 
     async def _load(
         self, request: Request, name: str, spec: Any, options: dict[str, Any],

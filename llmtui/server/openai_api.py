@@ -5,7 +5,9 @@ do is a 400 naming it, never ignored."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -83,6 +85,7 @@ class OpenAIApi:
             Route("/v1/models/{name:path}", self.model, methods=["GET"]),
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
         ]
 
     async def models(self, request: Request) -> Response:
@@ -130,6 +133,30 @@ class OpenAIApi:
             return self.engine.generate(spec, prompt, options, on_event=events)
 
         return await self._answer(request, model.name, start, stream, usage, False)
+
+    async def embeddings(self, request: Request) -> Response:
+        data = await check.body_of(request)
+        unknown = sorted(set(data) - {"model", "input", "encoding_format", "user"})
+        if unknown:
+            raise ApiError(400, f"unsupported parameter(s): {', '.join(unknown)}", unknown[0])
+        encoding = data.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            raise ApiError(400, "encoding_format must be float or base64", "encoding_format")
+        model = await check.model_named(check.text(data, "model"))
+        request.state.model = model.name
+        texts = check.inputs_of(data.get("input"))
+        spec = await asyncio.to_thread(model.spec)
+        reply = await begin(lambda events: self.engine.embed(spec, texts, on_event=events))
+        done = await reply.done()
+        request.state.tokens = done.prompt_eval_count
+        return JSONResponse({
+            "object": "list", "model": model.name,
+            "data": [{"object": "embedding", "index": number,
+                      "embedding": _base64(vector) if encoding == "base64" else list(vector)}
+                     for number, vector in enumerate(done.embeddings)],
+            "usage": {"prompt_tokens": done.prompt_eval_count,
+                      "total_tokens": done.prompt_eval_count},
+        })  # fmt: skip
 
     async def _answer(
         self, request: Request, name: str, start: Callable[[EventQueue], RequestHandle],
@@ -192,6 +219,11 @@ class OpenAIApi:
             yield _event({"error": {"message": str(error), "type": "server_error",
                                     "param": None, "code": None}})  # fmt: skip
         yield b"data: [DONE]\n\n"
+
+
+def _base64(vector: tuple[float, ...]) -> str:
+    """As OpenAI sends it (and its SDK asks by default): little-endian float32s."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _event(body: dict[str, Any]) -> bytes:

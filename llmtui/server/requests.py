@@ -187,3 +187,15 @@ def openai_format(given: Any) -> Shape | None:
         return _shape(described["schema"], "response_format")
     raise ApiError(400, "response_format.type must be text, json_object or json_schema",
                    "response_format")  # fmt: skip
+
+
+def inputs_of(given: Any, param: str = "input") -> list[str]:
+    """Texts to embed: one string or a list of them (token arrays are not taken)."""
+    items = [given] if isinstance(given, str) else given
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, f"{param} must be a string or a list of strings", param)
+    for number, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ApiError(400, f"{param}[{number}] must be a string (token arrays are not "
+                                "supported)", param)  # fmt: skip
+    return items
