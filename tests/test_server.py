@@ -237,9 +237,16 @@ def test_a_token_is_required_when_set_and_a_taken_port_is_one_line() -> None:
         def auth(self) -> dict[str, str]:
             return {"Authorization": "Bearer s3cret"}
 
-    guarded = Guarded("--token", "s3cret")
+    guarded = Guarded("--token", "s3cret", "--host", "0.0.0.0")
     try:
         assert httpx.get(f"{guarded.url}/api/version").status_code == 401
+        # Beyond loopback, a client may not make the server read its files.
+        create = httpx.post(f"{guarded.url}/api/create", headers=guarded.auth, timeout=60,
+                            json={"model": "serve-file:1", "from": "/etc/passwd"})  # fmt: skip
+        assert (
+            create.status_code == 403
+            and "only while the server listens on loopback" in (create.json()["error"])
+        )
         wrong = {"Authorization": "Bearer nope"}
         assert httpx.get(f"{guarded.url}/api/version", headers=wrong).status_code == 401
         assert httpx.get(f"{guarded.url}/api/version", headers=guarded.auth).status_code == 200
@@ -389,3 +396,57 @@ def test_llmtui_embed_prints_a_vector_per_text() -> None:
     wrong = subprocess.run([*run[:4], "nope:1", "x"], capture_output=True, text=True,
                            timeout=60, env=os.environ)  # fmt: skip
     assert wrong.returncode == 1 and wrong.stderr.startswith("Error: model 'nope:1' not found")
+
+
+def test_create_show_copy_and_delete_a_model(client: ollama.Client, tmp_path: Path) -> None:
+    made = list(client.create("serve-pirate:1", from_="smollm2:135m", system="You are a pirate.",
+                              parameters={"temperature": 0.2}, stream=True))  # fmt: skip
+    assert made[-1].status == "success"
+    shown = client.show("serve-pirate:1")
+    assert "You are a pirate." in (shown.modelfile or "") and "temperature" in (
+        shown.parameters or ""
+    )
+    client.copy("serve-pirate:1", "serve-pirate:2")
+    assert {"serve-pirate:1", "serve-pirate:2"} <= {m.model for m in client.list().models}
+    answer = client.chat("serve-pirate:2", [{"role": "user", "content": "Hi"}], options=GREEDY)
+    assert answer.message.content
+    client.delete("serve-pirate:1")
+    client.delete("serve-pirate:2")
+    assert not {"serve-pirate:1", "serve-pirate:2"} & {m.model for m in client.list().models}
+    with pytest.raises(ollama.ResponseError) as gone:
+        client.delete("serve-pirate:1")
+    assert gone.value.status_code == 404
+    with pytest.raises(ollama.ResponseError) as starter:
+        client.delete("smollm2:135m")
+    assert starter.value.status_code == 400 and "starter model" in starter.value.error
+
+
+def test_create_errors_name_the_line_and_the_field(server: Server) -> None:
+    post = lambda body: httpx.post(f"{server.url}/api/create", json=body, timeout=60)  # noqa: E731
+    bad = post({"model": "serve-bad:1", "modelfile": "FROM smollm2:135m\nPARAMETER temprature 1\n"})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("modelfile:2:")
+    missing = post({"model": "serve-bad:1", "from": "nope:9"})
+    assert missing.status_code == 400 and "FROM" in missing.json()["error"]
+    path = post({"model": "../escape", "from": "smollm2:135m"})
+    assert path.status_code == 400
+    blobs = post({"model": "serve-bad:1", "from": "smollm2:135m", "files": {"a.gguf": "sha256:0"}})
+    assert blobs.status_code == 400 and blobs.json()["error"].startswith("files is not supported")
+
+
+def test_pull_from_the_hub_with_progress(fake_hub: object) -> None:
+    hubbed = Server()  # started after the stand-in hub: HF_ENDPOINT points at it
+    try:
+        client = ollama.Client(host=hubbed.url)
+        statuses = list(client.pull("hf.co/tester/Variant-GGUF:Q4_1", stream=True))
+        assert statuses[-1].status == "success"
+        assert any((s.total or 0) > 0 and s.completed == s.total for s in statuses)
+        names = [m.model for m in client.list().models]
+        assert "hf.co/tester/Variant-GGUF:Q4_1" in names
+        with pytest.raises(ollama.ResponseError) as nothing:
+            client.pull("hf.co/tester/no-gguf")
+        assert nothing.value.status_code == 400 and "no GGUF files" in nothing.value.error
+        with pytest.raises(ollama.ResponseError) as other:
+            client.pull("llama3.2")
+        assert other.value.status_code == 400 and "hf.co/OWNER/REPO" in other.value.error
+    finally:
+        hubbed.stop()

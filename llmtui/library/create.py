@@ -17,7 +17,7 @@ from llmtui.library.store import Manifest, Store, full_name, utc_now
 from llmtui.modelfile import Modelfile, ModelfileError
 
 
-def _looks_like_path(value: str) -> bool:
+def looks_like_path(value: str) -> bool:
     return value.startswith(("/", "./", "../", "~", ".\\")) or value.lower().endswith(".gguf")
 
 
@@ -42,7 +42,7 @@ def _gguf_at(value: str, base_dir: Path, modelfile: Modelfile, key: str) -> Path
 def _base(modelfile: Modelfile, base_dir: Path) -> tuple[Path, Manifest | None]:
     value = modelfile.from_
     line, column = modelfile.where.get("FROM", (1, 1))
-    if _looks_like_path(value):
+    if looks_like_path(value):
         return _gguf_at(value, base_dir, modelfile, "FROM"), None
     if hfcache.is_reference(value):
         try:
@@ -98,7 +98,7 @@ def build(name: str, modelfile: Modelfile, base_dir: Path) -> Manifest:
     manifest = Manifest(
         name=target,
         # A path is stored absolute, so that `show --modelfile` recreates it from anywhere.
-        from_=str(path) if _looks_like_path(modelfile.from_) else modelfile.from_,
+        from_=str(path) if looks_like_path(modelfile.from_) else modelfile.from_,
         path=path,
         created=utc_now(),
         parameters=parameters,

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmtui.engine import ContextOverflow, Engine, EngineError, OptionError
+from llmtui.server.models_api import ModelsApi
 from llmtui.server.ollama_api import OllamaApi
 from llmtui.server.openai_api import OpenAIApi, error_response
 from llmtui.server.requests import ApiError
@@ -133,7 +134,8 @@ def build_app(
         if own_engine:
             engine.close()
 
-    routes = [*OllamaApi(engine).routes(), *OpenAIApi(engine).routes()]
+    routes = [*OllamaApi(engine).routes(), *ModelsApi(loopback).routes(),
+              *OpenAIApi(engine).routes()]  # fmt: skip
     cors = Middleware(CORSMiddleware, allow_origins=origins or [],
                       allow_origin_regex=LOCAL_ORIGINS, allow_methods=["*"],
                       allow_headers=["*"])  # fmt: skip
