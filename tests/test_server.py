@@ -4,6 +4,7 @@ send: wrong bodies, other hosts, tokens)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -450,3 +451,51 @@ def test_pull_from_the_hub_with_progress(fake_hub: object) -> None:
         assert other.value.status_code == 400 and "hf.co/OWNER/REPO" in other.value.error
     finally:
         hubbed.stop()
+
+
+def test_eight_clients_at_once_each_get_their_own_answer(server: Server) -> None:
+    prompts = [f"Count from {n} to {n + 5}." for n in range(8)]
+
+    async def ask(http: httpx.AsyncClient, prompt: str) -> str:
+        body = {"model": "smollm2:135m", "messages": [{"role": "user", "content": prompt}],
+                "options": {**GREEDY, "num_predict": 16}}  # fmt: skip
+        said = []
+        async with http.stream("POST", f"{server.url}/api/chat", json=body) as reply:
+            async for line in reply.aiter_lines():
+                said.append(json.loads(line)["message"]["content"])
+        return "".join(said)
+
+    async def everyone() -> list[str]:
+        async with httpx.AsyncClient(timeout=300) as http:
+            return await asyncio.gather(*(ask(http, prompt) for prompt in prompts))
+
+    together = asyncio.run(everyone())
+    alone = [ollama.Client(host=server.url).chat(
+        "smollm2:135m", [{"role": "user", "content": p}], options={**GREEDY, "num_predict": 16}
+    ).message.content for p in prompts]  # fmt: skip
+    assert together == alone  # every stream whole, none with another's words
+
+
+def test_a_full_queue_answers_503_with_retry_after() -> None:
+    small = Server("--max-queue", "1")
+    try:
+        long = {"model": "smollm2:135m", "prompt": "Write a long story.",
+                "options": {"num_predict": 400, "temperature": 0}, "stream": False}  # fmt: skip
+
+        async def three() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=300) as http:
+                tasks = []
+                for _ in range(3):
+                    tasks.append(asyncio.ensure_future(
+                        http.post(f"{small.url}/api/generate", json=long)))  # fmt: skip
+                    await asyncio.sleep(0.3)  # in order: answering, waiting, one too many
+                return await asyncio.gather(*tasks)
+
+        replies = asyncio.run(three())
+        assert [r.status_code for r in replies] == [200, 200, 503]
+        assert replies[2].headers["retry-after"] == "2"
+        assert "busy" in replies[2].json()["error"]
+        openai_style = openai.OpenAI(base_url=f"{small.url}/v1", api_key="x", max_retries=0)
+        assert openai_style.models.list().data  # the server goes on
+    finally:
+        small.stop()

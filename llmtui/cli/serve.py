@@ -29,6 +29,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ps = commands.add_parser("ps", help="The models a running `llmtui serve` has loaded")
     ps.add_argument("--host", metavar="HOST[:PORT]", help="the server (default as serve's)")
     serve.add_argument(
+        "--max-queue",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests that may wait for each model; one more is told 503, try again "
+        "(default 64, or OLLAMA_MAX_QUEUE)",
+    )
+    serve.add_argument(
         "--token",
         default=os.environ.get("LLMTUI_API_TOKEN"),
         help="require Authorization: Bearer TOKEN (default: LLMTUI_API_TOKEN)",
@@ -92,7 +100,16 @@ def serve_command(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
     sock = bind(host, port)
     origins = [o.strip() for o in os.environ.get("OLLAMA_ORIGINS", "").split(",") if o.strip()]
-    app = build_app(Engine(), token=args.token, loopback=loopback, origins=origins)
+    queue = args.max_queue
+    if queue is None:
+        given = os.environ.get("OLLAMA_MAX_QUEUE", "64")
+        if not given.strip().isdigit():
+            raise ServeError(f"OLLAMA_MAX_QUEUE must be a number, not {given!r}")
+        queue = int(given)
+    if queue < 0:
+        raise ServeError(f"--max-queue must be 0 or more, not {queue}")
+    app = build_app(Engine(), token=args.token, loopback=loopback, origins=origins,
+                    queue=queue)  # fmt: skip
     print(f"llmtui: serving Ollama's API and OpenAI's (/v1) on http://{host}:{port}",
           file=sys.stderr, flush=True)  # fmt: skip
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")

@@ -27,7 +27,9 @@ from llmtui.server.models_api import ModelsApi
 from llmtui.server.ollama_api import OllamaApi
 from llmtui.server.openai_api import OpenAIApi, error_response
 from llmtui.server.requests import ApiError
+from llmtui.server.stream import Admission
 
+DEFAULT_QUEUE = 64  # requests waiting per model, beyond the one it answers
 MAX_BODY = 16 * 1024 * 1024  # bytes: a long conversation fits; a runaway upload does not
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 # Browsers' pages may call the API only from these origins (Ollama's defaults: local pages).
@@ -40,7 +42,7 @@ def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     if request.url.path.startswith("/v1/"):
         return error_response(error)
-    return JSONResponse({"error": error.message}, status_code=error.status)
+    return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
 
 
 def _as_api_error(error: Exception) -> ApiError:
@@ -124,7 +126,7 @@ class Guard:
 def build_app(
     engine: Engine, *, token: str | None = None, loopback: bool = True,
     origins: list[str] | None = None, log: Callable[[str], None] | None = None,
-    own_engine: bool = True,
+    own_engine: bool = True, queue: int = DEFAULT_QUEUE,
 ) -> Starlette:  # fmt: skip
     """The app on `engine` (closed when the app shuts down, if it is the app's own)."""
 
@@ -134,8 +136,9 @@ def build_app(
         if own_engine:
             engine.close()
 
-    routes = [*OllamaApi(engine).routes(), *ModelsApi(loopback).routes(),
-              *OpenAIApi(engine).routes()]  # fmt: skip
+    admission = Admission(queue)
+    routes = [*OllamaApi(engine, admission).routes(), *ModelsApi(loopback).routes(),
+              *OpenAIApi(engine, admission).routes()]  # fmt: skip
     cors = Middleware(CORSMiddleware, allow_origins=origins or [],
                       allow_origin_regex=LOCAL_ORIGINS, allow_methods=["*"],
                       allow_headers=["*"])  # fmt: skip

@@ -22,7 +22,7 @@ from llmtui.library.describe import count, modelfile_of, parameter_lines
 from llmtui.modelfile import serialise
 from llmtui.server import requests as check
 from llmtui.server.requests import ApiError
-from llmtui.server.stream import EventQueue, Reply, begin
+from llmtui.server.stream import Admission, EventQueue, Reply
 
 NDJSON = "application/x-ndjson"
 # Fields Ollama takes that llmtui does not do yet: a request using one is refused, not
@@ -70,8 +70,8 @@ def _statistics(done: Done) -> dict[str, Any]:
 
 
 class OllamaApi:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, admission: Admission) -> None:
+        self.engine, self.admission = engine, admission
 
     def routes(self) -> list[Route]:
         return [
@@ -226,7 +226,7 @@ class OllamaApi:
             return self.engine.embed(spec, texts, options, keep_alive=keep_alive,
                                      truncate=truncate, on_event=events)  # fmt: skip
 
-        reply = await begin(start)
+        reply = await self.admission.begin(model.name, start)
         done = await reply.done()
         request.state.tokens = done.prompt_eval_count
         return done
@@ -239,10 +239,11 @@ class OllamaApi:
             await asyncio.to_thread(self._unload, name)
             reason = "unload"
         else:
-            reply = await begin(lambda events: self.engine.load(spec, options,
-                                                                keep_alive=keep_alive,
-                                                                on_event=events))  # fmt: skip
-            await reply.done()
+
+            def start(events: EventQueue) -> RequestHandle:
+                return self.engine.load(spec, options, keep_alive=keep_alive, on_event=events)
+
+            await (await self.admission.begin(name, start)).done()
             reason = "load"
         return JSONResponse({"model": name, "created_at": now(), **_said(field, ""),
                              "done": True, "done_reason": reason})  # fmt: skip
@@ -255,7 +256,7 @@ class OllamaApi:
         self, request: Request, name: str, start: Callable[[EventQueue], RequestHandle],
         stream: bool, field: str, shape: check.Shape | None = None,
     ) -> Response:  # fmt: skip
-        reply = await begin(start)
+        reply = await self.admission.begin(name, start)
         if not stream:
             done = await reply.done()
             request.state.tokens = done.eval_count

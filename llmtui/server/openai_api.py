@@ -22,7 +22,7 @@ from llmtui.engine.request import RequestHandle
 from llmtui.library import list_models
 from llmtui.server import requests as check
 from llmtui.server.requests import ApiError
-from llmtui.server.stream import EventQueue, Reply, begin
+from llmtui.server.stream import Admission, EventQueue, Reply
 
 # The request fields each endpoint takes; any other is refused by name.
 COMMON = {"model", "stream", "stream_options", "max_tokens", "temperature", "top_p", "stop",
@@ -42,6 +42,7 @@ def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": error.message, "type": kind, "param": error.param, "code": code}},
         status_code=error.status,
+        headers=error.headers,
     )
 
 
@@ -76,8 +77,8 @@ def _include_usage(data: Mapping[str, Any]) -> bool:
 
 
 class OpenAIApi:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, admission: Admission) -> None:
+        self.engine, self.admission = engine, admission
 
     def routes(self) -> list[Route]:
         return [
@@ -146,7 +147,9 @@ class OpenAIApi:
         request.state.model = model.name
         texts = check.inputs_of(data.get("input"))
         spec = await asyncio.to_thread(model.spec)
-        reply = await begin(lambda events: self.engine.embed(spec, texts, on_event=events))
+        reply = await self.admission.begin(
+            model.name, lambda events: self.engine.embed(spec, texts, on_event=events)
+        )
         done = await reply.done()
         request.state.tokens = done.prompt_eval_count
         return JSONResponse({
@@ -162,7 +165,7 @@ class OpenAIApi:
         self, request: Request, name: str, start: Callable[[EventQueue], RequestHandle],
         stream: bool, usage: bool, chat: bool, shape: check.Shape | None = None,
     ) -> Response:  # fmt: skip
-        reply = await begin(start)
+        reply = await self.admission.begin(name, start)
         ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if stream:

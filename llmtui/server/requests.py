@@ -21,9 +21,13 @@ ROLES = ("system", "user", "assistant", "tool")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.status, self.message, self.param = status, message, param
+        self.headers = headers or {}
 
 
 async def body_of(request: Request) -> dict[str, Any]:

@@ -10,11 +10,12 @@ within a token.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from llmtui.engine import Chunk, Done, EngineError, Event, Failed
 from llmtui.engine.request import RequestHandle
+from llmtui.server.requests import ApiError
 
 
 class EventQueue:
@@ -37,6 +38,7 @@ class Reply:
     handle: RequestHandle
     events: EventQueue
     first: Chunk | Done | None = None  # read ahead: the request is known to have started
+    release: Callable[[], None] = lambda: None  # its place in the model's queue, given up
 
     async def start(self) -> Reply:
         """Wait for the first piece of text (or the end): a model that cannot load, or a
@@ -54,7 +56,7 @@ class Reply:
             if isinstance(event, Chunk | Done | Failed):
                 return event
 
-    async def pieces(self) -> AsyncIterator[Chunk | Done]:
+    async def pieces(self) -> AsyncGenerator[Chunk | Done]:
         """The text as it comes, then the end; the request is cancelled if the reader
         stops early (the client went away)."""
         try:
@@ -72,12 +74,17 @@ class Reply:
         finally:
             if self.handle.result is None:
                 self.handle.cancel()
+            self.release()
 
     async def done(self) -> Done:
         """The whole reply (a response with `stream: false`)."""
-        async for piece in self.pieces():
-            if isinstance(piece, Done):
-                return piece
+        pieces = self.pieces()
+        try:
+            async for piece in pieces:
+                if isinstance(piece, Done):
+                    return piece
+        finally:
+            await pieces.aclose()  # now, not when collected: its `finally` frees the place
         raise EngineError("the reply ended without its statistics")
 
 
@@ -91,3 +98,37 @@ async def begin(start: Callable[[EventQueue], RequestHandle]) -> Reply:
     except asyncio.CancelledError:
         handle.cancel()
         raise
+
+
+class Admission:
+    """How many requests each model may hold: the one it answers (requests for one model
+    take turns on its thread) and `queue` waiting. One more is a 503 with Retry-After, as
+    Ollama answers when its queue (OLLAMA_MAX_QUEUE) is full: a client told to come back
+    is better than one that waits minutes for a socket timeout."""
+
+    def __init__(self, queue: int) -> None:
+        self.queue = queue
+        self._held: dict[str, int] = {}
+
+    async def begin(self, name: str, start: Callable[[EventQueue], RequestHandle]) -> Reply:
+        held = self._held.get(name, 0)
+        if held > self.queue:
+            raise ApiError(503, f"{name} is busy: {held} requests are ahead (the queue holds "
+                                f"{self.queue}); try again shortly", "model",
+                           headers={"Retry-After": "2"})  # fmt: skip
+        self._held[name] = held + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._held[name] -= 1
+
+        try:
+            reply = await begin(start)
+        except BaseException:
+            release()
+            raise
+        reply.release = release
+        return reply
