@@ -44,6 +44,21 @@ def home() -> Path:
     return Path(_HOME)
 
 
+@pytest.fixture
+def short_home(home: Path, tmp_path: Path) -> Path:
+    """`home`'s models and data, with settings that keep every reply short: for one-shot
+    `llmtui run` tests that cannot /set num_predict, where a sampled reply (or a completion
+    model that never says end-of-text) otherwise ran to num_ctx, 60-110 s in one suite."""
+    short = tmp_path / "short-home"
+    short.mkdir()
+    for part in ("data", "cache", "state"):
+        (home / part).mkdir(parents=True, exist_ok=True)
+        (short / part).symlink_to(home / part)
+    (short / "config").mkdir()
+    (short / "config" / "settings.toml").write_text("[parameters]\nnum_predict = 64\n")
+    return short
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     engine = Engine()

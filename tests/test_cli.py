@@ -55,13 +55,13 @@ def test_list(home: Path) -> None:
     )
 
 
-def test_run_one_prompt_verbose(home: Path) -> None:
+def test_run_one_prompt_verbose(short_home: Path) -> None:
     result = llmtui(
         "run",
         "smollm2",
         "Say hello in French.",
         "--verbose",
-        home=home,
+        home=short_home,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
@@ -80,7 +80,8 @@ def test_run_one_prompt_verbose(home: Path) -> None:
     # llama.cpp's log went to its file, not to the terminal.
     for marker in ("llama_model_loader", "load_tensors", "llama_context", "Model metadata"):
         assert marker not in result.stderr + result.stdout
-    assert "llama_model_loader" in (home / "state" / "llama.log").read_text(errors="replace")
+    log = short_home / "state" / "llama.log"
+    assert "llama_model_loader" in log.read_text(errors="replace")
 
 
 def test_prompt_from_stdin(home: Path) -> None:
@@ -89,8 +90,8 @@ def test_prompt_from_stdin(home: Path) -> None:
     assert result.stdout.strip()
 
 
-def test_completion_model_one_shot(home: Path) -> None:
-    result = llmtui("run", "gemma3:270m", "The capital of France is", home=home)
+def test_completion_model_one_shot(short_home: Path) -> None:
+    result = llmtui("run", "gemma3:270m", "The capital of France is", home=short_home)
     assert result.returncode == 0, result.stderr
     assert "has no chat template" in result.stderr
     assert result.stdout.strip()

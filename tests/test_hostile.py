@@ -299,10 +299,10 @@ def test_damaged_entries_are_skipped_with_a_warning_and_the_rest_listed(
 # -- input that is not what it says ---------------------------------------------------------
 
 
-def test_a_prompt_that_is_not_utf8_is_answered_with_one_warning(home: Path) -> None:
+def test_a_prompt_that_is_not_utf8_is_answered_with_one_warning(short_home: Path) -> None:
     big = b"Say hi. \xff\xfe\x80 " + b"\xc3" * 1000
     for args, stdin in (((b"Say \xff\xfe hi.",), b""), ((), big)):
-        result = run(home, "run", "smollm2:135m", "--keepalive", "0", *args, stdin=stdin)
+        result = run(short_home, "run", "smollm2:135m", "--keepalive", "0", *args, stdin=stdin)
         assert result.returncode == 0, result.stderr[-2000:]
         err = result.stderr.decode()
         assert (

@@ -377,6 +377,8 @@ async def test_open_offers_the_saved_modelfiles_and_tab_completes_paths(
 
 
 async def two_turns_then_the_transcript(pilot: Pilot[None], app: Workbench) -> Transcript:
+    # Sampled replies kept short: unbounded, one ran past the 60 s a reply may take.
+    await say(pilot, "/set parameter num_predict 48")
     await ask(pilot, app, "Name a fruit.")
     await ask(pilot, app, "Name a colour.")
     await pilot.press("f3")
