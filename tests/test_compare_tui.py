@@ -35,13 +35,6 @@ def workbench(engine: Engine | ScriptedEngine, keep: bool = False) -> Workbench:
                      settings=Settings(keep_chats=keep))  # fmt: skip
 
 
-def greedy(engine: Engine, tokens: int) -> Workbench:
-    """The workbench on the real engine, replies greedy and `tokens` long at most."""
-    parameters = {"temperature": 0, "num_predict": tokens}
-    return Workbench("smollm2:135m", engine=engine,
-                     settings=Settings(keep_chats=False, parameters=parameters))  # fmt: skip
-
-
 async def open_compare(
     pilot, app: Workbench, *add: tuple[str, str], blind: bool = False
 ) -> CompareScreen:
@@ -254,17 +247,23 @@ async def test_at_80x24_the_columns_are_tabs() -> None:
         assert [c.index for c in screen.columns if c.region.width > 0] == [0]
 
 
-async def test_two_real_models_answer_together(engine: Engine) -> None:
-    app = greedy(engine, 24)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_compare(pilot, app, ("gemma3:270m", ""))
-        await send(pilot, screen, "Name a colour.")
-        for column in screen.columns:
-            turn = column.session.turns[-1]
-            assert turn.outcome is Outcome.DONE and turn.done is not None
-            assert turn.done.eval_count == 24 and turn.reply.strip()
-            assert "tok/s" in column.figures
-        assert "fastest" in str(screen.query_one("#summary").render())
+async def test_two_real_models_answer_together() -> None:
+    engine = Engine()
+    app = Workbench("smollm2:135m", engine=engine,
+                    settings=Settings(keep_chats=False,
+                                      parameters={"temperature": 0, "num_predict": 24}))  # fmt: skip
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_compare(pilot, app, ("gemma3:270m", ""))
+            await send(pilot, screen, "Name a colour.")
+            for column in screen.columns:
+                turn = column.session.turns[-1]
+                assert turn.outcome is Outcome.DONE and turn.done is not None
+                assert turn.done.eval_count == 24 and turn.reply.strip()
+                assert "tok/s" in column.figures
+            assert "fastest" in str(screen.query_one("#summary").render())
+    finally:
+        engine.close()
 
 
 async def test_the_columns_dialog_says_what_is_wrong_and_f2_offers_them_again() -> None:
@@ -297,29 +296,41 @@ async def test_the_columns_dialog_says_what_is_wrong_and_f2_offers_them_again() 
         assert app.query_one("#prompt").has_focus
 
 
-async def test_screenshot_of_two_models_streaming_side_by_side(engine: Engine) -> None:
-    app = greedy(engine, 400)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_compare(pilot, app, ("gemma3:270m", ""))
-        burst(app, *"Explain how a bicycle works.", "enter")
-        await wait_for(lambda: all(c.reply is not None and len(c.reply.text) > 300
-                                   for c in screen.columns))  # fmt: skip
-        path = app.save_screenshot(filename="compare.svg", path=str(SCREENSHOTS))
-        assert screen.streaming  # taken while the replies stream
-        screen.action_stop()
-        await wait_for(lambda: not screen.streaming)
-        assert "bicycle" in Path(path).read_text()
+async def test_screenshot_of_two_models_streaming_side_by_side() -> None:
+    engine = Engine()
+    app = Workbench("smollm2:135m", engine=engine,
+                    settings=Settings(keep_chats=False,
+                                      parameters={"temperature": 0, "num_predict": 400}))  # fmt: skip
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_compare(pilot, app, ("gemma3:270m", ""))
+            burst(app, *"Explain how a bicycle works.", "enter")
+            await wait_for(lambda: all(c.reply is not None and len(c.reply.text) > 300
+                                       for c in screen.columns))  # fmt: skip
+            path = app.save_screenshot(filename="compare.svg", path=str(SCREENSHOTS))
+            assert screen.streaming  # taken while the replies stream
+            screen.action_stop()
+            await wait_for(lambda: not screen.streaming)
+            assert "bicycle" in Path(path).read_text()
+    finally:
+        engine.close()
 
 
-async def test_screenshot_of_a_blind_vote_at_80x24(engine: Engine) -> None:
-    app = greedy(engine, 60)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_compare(pilot, app, ("gemma3:270m", ""), blind=True)
-        await send(pilot, screen, "Write a haiku about the sea.")
-        await pilot.pause(0.3)
-        path = app.save_screenshot(filename="compare-blind-vote.svg", path=str(SCREENSHOTS))
-        text = Path(path).read_text().replace("&#160;", " ")
-        assert "Which answer is better?" in text and "gemma3" not in text
+async def test_screenshot_of_a_blind_vote_at_80x24() -> None:
+    engine = Engine()
+    app = Workbench("smollm2:135m", engine=engine,
+                    settings=Settings(keep_chats=False,
+                                      parameters={"temperature": 0, "num_predict": 60}))  # fmt: skip
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_compare(pilot, app, ("gemma3:270m", ""), blind=True)
+            await send(pilot, screen, "Write a haiku about the sea.")
+            await pilot.pause(0.3)
+            path = app.save_screenshot(filename="compare-blind-vote.svg", path=str(SCREENSHOTS))
+            text = Path(path).read_text().replace("&#160;", " ")
+            assert "Which answer is better?" in text and "gemma3" not in text
+    finally:
+        engine.close()
 
 
 async def test_a_column_and_its_parameters_typed_in_one_burst() -> None:
