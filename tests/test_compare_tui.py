@@ -5,6 +5,8 @@ one runs two real models together."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,20 @@ def workbench(engine: Engine | ScriptedEngine, keep: bool = False) -> Workbench:
                      settings=Settings(keep_chats=keep))  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def greedy(tokens: int) -> AsyncIterator[Workbench]:
+    """The workbench on a real engine of its own (the session's would keep gemma3 loaded,
+    its one 'no chat template' notice given, which the engine's tests expect to see),
+    replies greedy and `tokens` long at most."""
+    engine = Engine()
+    parameters = {"temperature": 0, "num_predict": tokens}
+    try:
+        yield Workbench("smollm2:135m", engine=engine,
+                        settings=Settings(keep_chats=False, parameters=parameters))  # fmt: skip
+    finally:
+        engine.close()
+
+
 async def open_compare(
     pilot, app: Workbench, *add: tuple[str, str], blind: bool = False
 ) -> CompareScreen:
@@ -55,7 +71,7 @@ async def open_compare(
     if blind:
         dialog.query_one("#blind", Checkbox).value = True
     await pilot.press("ctrl+s")
-    await wait_for(lambda: isinstance(app.screen, CompareScreen))
+    await wait_for(lambda: isinstance(app.screen, CompareScreen) and app.screen.columns)
     await pilot.pause()
     screen = app.screen
     assert isinstance(screen, CompareScreen)
@@ -107,7 +123,8 @@ async def test_two_columns_of_one_model_stream_and_follow_ups_go_on(own_home: Pa
         await pilot.press("enter")
         await wait_for(lambda: isinstance(app.screen, CompareScreen))
         again = app.screen
-        await wait_for(lambda: all(len(c.query(UserTurn)) == 2 for c in again.columns))
+        await wait_for(lambda: again.columns
+                       and all(len(c.query(UserTurn)) == 2 for c in again.columns))  # fmt: skip
         assert [c.border_title for c in again.columns] == [left.border_title, right.border_title]
         await send(pilot, again, "Third")
         assert [m.content for m in engine.requests[-1].messages] == [
@@ -248,22 +265,15 @@ async def test_at_80x24_the_columns_are_tabs() -> None:
 
 
 async def test_two_real_models_answer_together() -> None:
-    engine = Engine()
-    app = Workbench("smollm2:135m", engine=engine,
-                    settings=Settings(keep_chats=False,
-                                      parameters={"temperature": 0, "num_predict": 24}))  # fmt: skip
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_compare(pilot, app, ("gemma3:270m", ""))
-            await send(pilot, screen, "Name a colour.")
-            for column in screen.columns:
-                turn = column.session.turns[-1]
-                assert turn.outcome is Outcome.DONE and turn.done is not None
-                assert turn.done.eval_count == 24 and turn.reply.strip()
-                assert "tok/s" in column.figures
-            assert "fastest" in str(screen.query_one("#summary").render())
-    finally:
-        engine.close()
+    async with greedy(24) as app, app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, app, ("gemma3:270m", ""))
+        await send(pilot, screen, "Name a colour.")
+        for column in screen.columns:
+            turn = column.session.turns[-1]
+            assert turn.outcome is Outcome.DONE and turn.done is not None
+            assert turn.done.eval_count == 24 and turn.reply.strip()
+            assert "tok/s" in column.figures
+        assert "fastest" in str(screen.query_one("#summary").render())
 
 
 async def test_the_columns_dialog_says_what_is_wrong_and_f2_offers_them_again() -> None:
@@ -297,40 +307,26 @@ async def test_the_columns_dialog_says_what_is_wrong_and_f2_offers_them_again() 
 
 
 async def test_screenshot_of_two_models_streaming_side_by_side() -> None:
-    engine = Engine()
-    app = Workbench("smollm2:135m", engine=engine,
-                    settings=Settings(keep_chats=False,
-                                      parameters={"temperature": 0, "num_predict": 400}))  # fmt: skip
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_compare(pilot, app, ("gemma3:270m", ""))
-            burst(app, *"Explain how a bicycle works.", "enter")
-            await wait_for(lambda: all(c.reply is not None and len(c.reply.text) > 300
-                                       for c in screen.columns))  # fmt: skip
-            path = app.save_screenshot(filename="compare.svg", path=str(SCREENSHOTS))
-            assert screen.streaming  # taken while the replies stream
-            screen.action_stop()
-            await wait_for(lambda: not screen.streaming)
-            assert "bicycle" in Path(path).read_text()
-    finally:
-        engine.close()
+    async with greedy(400) as app, app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, app, ("gemma3:270m", ""))
+        burst(app, *"Explain how a bicycle works.", "enter")
+        await wait_for(lambda: all(c.reply is not None and len(c.reply.text) > 300
+                                   for c in screen.columns))  # fmt: skip
+        path = app.save_screenshot(filename="compare.svg", path=str(SCREENSHOTS))
+        assert screen.streaming  # taken while the replies stream
+        screen.action_stop()
+        await wait_for(lambda: not screen.streaming)
+        assert "bicycle" in Path(path).read_text()
 
 
 async def test_screenshot_of_a_blind_vote_at_80x24() -> None:
-    engine = Engine()
-    app = Workbench("smollm2:135m", engine=engine,
-                    settings=Settings(keep_chats=False,
-                                      parameters={"temperature": 0, "num_predict": 60}))  # fmt: skip
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await open_compare(pilot, app, ("gemma3:270m", ""), blind=True)
-            await send(pilot, screen, "Write a haiku about the sea.")
-            await pilot.pause(0.3)
-            path = app.save_screenshot(filename="compare-blind-vote.svg", path=str(SCREENSHOTS))
-            text = Path(path).read_text().replace("&#160;", " ")
-            assert "Which answer is better?" in text and "gemma3" not in text
-    finally:
-        engine.close()
+    async with greedy(60) as app, app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(pilot, app, ("gemma3:270m", ""), blind=True)
+        await send(pilot, screen, "Write a haiku about the sea.")
+        await pilot.pause(0.3)
+        path = app.save_screenshot(filename="compare-blind-vote.svg", path=str(SCREENSHOTS))
+        text = Path(path).read_text().replace("&#160;", " ")
+        assert "Which answer is better?" in text and "gemma3" not in text
 
 
 async def test_a_column_and_its_parameters_typed_in_one_burst() -> None:
@@ -342,6 +338,6 @@ async def test_a_column_and_its_parameters_typed_in_one_burst() -> None:
         await wait_for(lambda: isinstance(app.screen, ChooseColumns))
         await pilot.pause()
         burst(app, "down", "enter", *"num_predict=30 temperature=1.5", "ctrl+s")
-        await wait_for(lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(lambda: isinstance(app.screen, CompareScreen) and app.screen.columns)
         labels = [column.column.label for column in app.screen.columns]
         assert labels == ["smollm2:135m", "smollm2:135m · num_predict=30 temperature=1.5"]

@@ -351,7 +351,10 @@ class CompareScreen(WorkbenchScreen):
         self.prompt.focus()
 
     def on_unmount(self) -> None:
-        self.action_stop()
+        # Not action_stop: it tells the round it ended, naming the first column, and the
+        # columns may already be gone (an IndexError, seen once as a test closed the app).
+        for column in self.query(CompareColumn):
+            column.stop()
         if self._frames is not None:  # left mid-round: what `_ended` would have undone
             self._frames.stop()
             gc.unfreeze()
