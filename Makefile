@@ -25,8 +25,11 @@ export CMAKE_ARGS
 run: $(VENV)/.installed
 	$(BIN)/llmtui
 
+# Two pytest workers, each with its own home and engine (PYTEST_WORKERS=0 for one process).
+PYTEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check llmtui tests bench

@@ -14,7 +14,7 @@ from llmtui.engine import Engine, Message, ModelSpec
 from llmtui.engine.options import DEFAULTS, Options
 from llmtui.engine.sampler import Sampler
 
-STEPS = 150
+STEPS = 80  # past repeat_last_n (64): the penalties look back over the reply alone
 
 
 @pytest.fixture(scope="module")

@@ -480,7 +480,7 @@ def test_a_full_queue_answers_503_with_retry_after() -> None:
     small = Server("--max-queue", "1")
     try:
         long = {"model": "smollm2:135m", "prompt": "Write a long story.",
-                "options": {"num_predict": 400, "temperature": 0}, "stream": False}  # fmt: skip
+                "options": {"num_predict": 150, "temperature": 0}, "stream": False}  # fmt: skip
 
         async def three() -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=300) as http:

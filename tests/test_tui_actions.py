@@ -9,7 +9,7 @@ from hubserver import FakeHub
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 from textual.widgets.markdown import MarkdownFence
-from workbench import app_for, ask, history, notes, say, wait_for
+from workbench import app_for, ask, burst, history, notes, say, wait_for
 
 from llmtui import drafts, library
 from llmtui.chat import Outcome
@@ -139,7 +139,7 @@ async def test_prompt_over_the_context_is_a_notification(engine: Engine) -> None
         # The failed turn stays on screen, said to be failed, and is not sent again...
         assert history(app) == [] and app.session.turns[-1].outcome is Outcome.FAILED
         assert "Ctrl+R retries" in str(app.query_one(Reply).stats.render())
-        await say(pilot, "/set parameter num_ctx 2048")
+        await say(pilot, "/set parameter num_ctx 2048", "/set parameter num_predict 32")
         # ...and Ctrl+R retries what the user sees: the same prompt, in the same place.
         await pilot.press("ctrl+r")
         await wait_for(lambda: app.session.turns[-1].outcome is Outcome.DONE)
@@ -185,7 +185,7 @@ async def test_save_open_and_the_unsaved_mark(engine: Engine, tmp_path: Path) ->
         assert "unsaved" in str(app.query_one("#validation").render())
         await pilot.press("ctrl+s")  # no file yet: asks where
         await wait_for(lambda: isinstance(app.screen, Ask))
-        await pilot.press(*str(target), "enter")
+        burst(app, *str(target), "enter")  # a path, typed as a terminal delivers it
         await wait_for(lambda: target.exists())
         assert target.read_text() == "FROM smollm2:135m\nSYSTEM Talk like a pirate.\n"
         assert not editor.unsaved and not drafts.draft_path().exists()
@@ -193,8 +193,8 @@ async def test_save_open_and_the_unsaved_mark(engine: Engine, tmp_path: Path) ->
         other.write_text("FROM smollm2:135m\nPARAMETER top_k 5\n")
         await pilot.press("ctrl+o")
         await wait_for(lambda: isinstance(app.screen, Ask))
-        await pilot.press(*str(tmp_path / "missing"), "enter")
-        assert "no such file" in str(app.screen.query_one(".error").render())
+        burst(app, *str(tmp_path / "missing"), "enter")
+        await wait_for(lambda: "no such file" in str(app.screen.query_one(".error").render()))
         app.screen.query_one(Input).value = str(other)
         await pilot.press("enter")
         await wait_for(lambda: editor.path == other)
@@ -360,9 +360,11 @@ async def test_follow_stops_when_scrolled_up_and_end_resumes(engine: Engine) -> 
         assert app.query_one("#jump").display and not transcript.following
         await pilot.press("end")
         await wait_for(lambda: transcript.following)
-        await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # a few more tokens: the view goes on following them
         assert transcript.following and not app.query_one("#jump").display
+        assert app.streaming  # (the rest of the 1,200 tokens would only take the suite's time)
+        await pilot.press("escape")
+        await wait_for(lambda: not app.streaming)
 
 
 async def test_quit_while_streaming_cancels_the_reply(engine: Engine) -> None:

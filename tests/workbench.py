@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual import events
+from textual.app import App
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
 
@@ -32,17 +33,35 @@ async def wait_for(condition: Callable[[], object], timeout: float = 60) -> None
         await asyncio.sleep(0.05)
 
 
+# Replies end by themselves: a sampled reply of a 135M model can go on to num_ctx, and a
+# "Say hi." once ran past a test's 60 s on a CI machine. Tests that need a long reply /set it.
+REPLY_TOKENS = {"num_predict": 200}
+
+
 def app_for(engine: Engine, settings: Settings | None = None) -> Workbench:
     """The workbench on smollm2, without kept conversations unless `settings` says (they
     would be offered at every start, in every screenshot: test_conversations.py tests them,
     each in a home of its own)."""
-    return Workbench("smollm2:135m", engine=engine, settings=settings or Settings(keep_chats=False))
+    settings = settings or Settings(keep_chats=False, parameters=REPLY_TOKENS)
+    return Workbench("smollm2:135m", engine=engine, settings=settings)
+
+
+async def enter(pilot: Pilot[None], line: str) -> None:
+    """Type `line` into the focused field, as a terminal delivers it, then press Enter.
+    Not Pilot's `press` for each key: it waits after each for the process to idle, which
+    it never does while a model streams in it (a second a key), and 20-40 ms otherwise."""
+    field = pilot.app.focused
+    if isinstance(field, PromptInput) and field.text == "":
+        burst(pilot.app, *line)
+        await wait_for(lambda: field.text == line, 10)
+    else:
+        await pilot.press(*line)
+    await pilot.press("enter")
 
 
 async def ask(pilot: Pilot[None], app: Workbench, text: str) -> None:
     """Type `text`, press Enter, and wait for the whole reply."""
-    await pilot.press(*text)
-    await pilot.press("enter")
+    await enter(pilot, text)
     await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
     await pilot.pause()
 
@@ -51,8 +70,7 @@ async def say(pilot: Pilot[None], *lines: str) -> None:
     """Type each line into the chat input and press Enter (a slash command, or a prompt
     whose reply the test does not wait for)."""
     for line in lines:
-        await pilot.press(*line)
-        await pilot.press("enter")
+        await enter(pilot, line)
 
 
 def history(app: Workbench) -> list[Message]:
@@ -70,7 +88,7 @@ def notes(app: Workbench) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
-def burst(app: Workbench, *keys: str) -> None:
+def burst(app: App[None], *keys: str) -> None:
     """Keys as a terminal delivers a burst (a prompt typed by tmux send-keys, a paste
     without bracketed paste, keys over SSH): all at once, none waiting for the one before
     to be handled, as Pilot's `press` does. Each is a character or a key's name."""
