@@ -92,3 +92,17 @@ def test_errors_at_parse_time(source: str, offset: int, reason: str) -> None:
         GoTemplate(source)
     assert caught.value.offset == offset
     assert caught.value.reason.startswith(reason)
+
+
+def test_a_tools_parameters_range_in_key_order_and_print_as_json() -> None:
+    from llmtui.engine import Tool
+
+    tool = Tool("find", "Look up", {"type": "object", "properties": {
+        "zone": {"type": "string"}, "city": {"type": "string", "description": "a city"}}})  # fmt: skip
+    template = GoTemplate(
+        "{{ range .Tools }}{{ .Function.Name }}:{{ range $name, $p := .Function.Parameters.Properties }}"
+        " {{ $name }}={{ $p.Type }}{{ end }} {{ json .Function.Parameters.Required }}{{ end }}"
+        "{{ range .Messages }}{{ .Content }}{{ end }}"
+    )  # as Go ranges over a map: its keys in order
+    text = template.render([Message("user", "")], (tool,)).text
+    assert text == "find: city=string zone=string []"  # no `required` given: Go's empty list

@@ -66,7 +66,7 @@ INVALID = [
     ("FROM x\nFROM y", 2, 1, "a second FROM (the first is on line 1)"),
     ("FROM x\nTEMPLATE {{ .Nope }}", 2, 13, "TEMPLATE: there is no field .Nope here"),
     ("FROM x\nTEMPLATE {{ if .System }}unclosed", 2, 13, "TEMPLATE: {{ if }} has no {{ end }}"),
-    ("FROM x\nTEMPLATE {{ json .Tools }}", 2, 13, "TEMPLATE: function 'json' is not supported"),
+    ("FROM x\nTEMPLATE {{ printf \"%s\" .System }}", 2, 13, "TEMPLATE: function 'printf' is not supported"),
     ('FROM x\nTEMPLATE """\n{% for m in messages %}{{ m.content }"""', 3, 1, "TEMPLATE: Jinja:"),
 ]  # fmt: skip
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,44 +19,9 @@ import numpy as np
 import ollama
 import openai
 import pytest
+from serving import Server, free_port
 
 GREEDY = {"temperature": 0, "seed": 1, "num_predict": 12}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "llmtui", "serve", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url, headers=self.auth).text == "Ollama is running":
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start: {self.process.stderr}")
-            time.sleep(0.2)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {}
-
-    def stop(self) -> str:
-        """Stop it; what it logged."""
-        self.process.terminate()
-        _, log = self.process.communicate(timeout=30)
-        return log
 
 
 @pytest.fixture(scope="module")
@@ -266,10 +230,16 @@ def test_a_token_is_required_when_set_and_a_taken_port_is_one_line() -> None:
 def test_the_readmes_python_examples_run(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
     section = readme.split("## The API: `llmtui serve`")[1].split("\n## ")[0]
     examples = [block.split("```")[0] for block in section.split("```python\n")[1:]]
-    assert len(examples) == 3
+    assert len(examples) == 4
+    # The tools example's model, as the README makes it (a Modelfile over the API here).
+    tools = (root / "modelfiles" / "tools.Modelfile").read_text()
+    made = httpx.post(f"{server.url}/api/create", timeout=60,
+                      json={"model": "tools", "modelfile": tools, "stream": False})  # fmt: skip
+    assert made.status_code == 200, made.text
     for example in examples:
         exec(example.replace("http://127.0.0.1:11434", server.url), {})
         said = capsys.readouterr().out

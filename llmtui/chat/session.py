@@ -339,7 +339,7 @@ class ChatSession:
             messages=tuple(
                 (message.role, message.content)
                 for message in self.messages()
-                if message.role != "system"
+                if message.role != "system" and message.role != "tool"
             ),
         )
         try:

@@ -528,7 +528,7 @@ def stats_of(done: Done | None) -> dict[str, Any] | None:
     if done is None:
         return None
     numbers = dataclasses.asdict(done)
-    del numbers["text"], numbers["embeddings"]
+    del numbers["text"], numbers["embeddings"], numbers["tool_calls"]
     return numbers
 
 

@@ -19,7 +19,7 @@ from llmtui.engine.errors import (
 )
 from llmtui.engine.events import Chunk, Done, Event, Failed, LiveStats, Notice, Perf
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
-from llmtui.engine.message import Message
+from llmtui.engine.message import Message, Tool, ToolCall
 from llmtui.engine.options import DEFAULTS, OPTION_DOCS, Options
 from llmtui.engine.request import RequestHandle
 from llmtui.engine.spec import ModelSpec
@@ -59,4 +59,6 @@ __all__ = [
     "Options",
     "Perf",
     "RequestHandle",
+    "Tool",
+    "ToolCall",
 ]

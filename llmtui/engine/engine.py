@@ -22,11 +22,12 @@ from llmtui.engine import threadpool as threadpool_api
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
-from llmtui.engine.message import Message
+from llmtui.engine.message import Message, Tool
 from llmtui.engine.native import SharedThread, openmp_build, run_inline
 from llmtui.engine.options import DEFAULTS, Options, environment_options
 from llmtui.engine.request import Job, RequestHandle
 from llmtui.engine.spec import ModelSpec
+from llmtui.engine.tools import ToolError, call_grammar
 from llmtui.engine.worker import ModelWorker
 
 
@@ -134,8 +135,20 @@ class Engine:
         watch: Callable[[Event], None] | None = None,
         ignore_eos: bool = False,
         grammar: str | None = None,
+        tools: Sequence[Tool] = (),
+        tool_choice: str = "auto",
     ) -> RequestHandle:
-        """Answer the last message of a conversation, through the model's chat template."""
+        """Answer the last message of a conversation, through the model's chat template.
+
+        With `tools`, the model may call them: its calls come back in `Done.tool_calls`.
+        `tool_choice` is "auto" (the model chooses), "none" (no tools), "required" (a call
+        to one of them) or a tool's name (a call to it): the last two by grammar, so that
+        even a small model writes a well-formed call."""
+        forced = bool(tools) and tool_choice not in ("auto", "none")
+        if forced:
+            if grammar is not None:
+                raise ToolError("a forced tool call and a format cannot be asked together")
+            grammar = call_grammar(tools, None if tool_choice == "required" else tool_choice)
         return self._submit(
             Job(
                 spec,
@@ -144,6 +157,8 @@ class Engine:
                 keep_alive=keep_alive,
                 ignore_eos=ignore_eos,
                 grammar=grammar,
+                tools=() if tool_choice == "none" else tuple(tools),
+                forced=forced,
             ),
             on_event,
             watch,

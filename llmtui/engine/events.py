@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmtui.engine.errors import EngineError
+from llmtui.engine.message import ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,9 @@ class Done:
     perf: Perf
     # An embedding request's vectors, one per input, of unit length (nothing else has any).
     embeddings: tuple[tuple[float, ...], ...] = ()
+    # The functions the model called, when it was offered tools (`text` is what it said
+    # beside them, often nothing).
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def prompt_eval_rate(self) -> float:

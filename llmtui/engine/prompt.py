@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jinja2
 import jinja2.ext
+import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from llmtui.engine.message import Message, RenderedPrompt
+from llmtui.engine.message import Message, RenderedPrompt, Tool
 
 
 class TemplateTooCostly(ValueError):
@@ -96,6 +97,7 @@ class BoundedJinjaFormatter(Jinja2ChatFormatter):
         )
         environment.filters["tojson"] = self.tojson
         self._environment = environment.from_string(template)
+        self.variables = jinja2.meta.find_undeclared_variables(environment.parse(template))
 
     def __call__(self, **kwargs: Any) -> Any:
         self._budget.start()
@@ -105,19 +107,45 @@ class BoundedJinjaFormatter(Jinja2ChatFormatter):
             raise TemplateTooCostly("the template recurses too deeply") from None
 
 
+def jinja_shows_tools(template: str) -> bool:
+    """Whether a Jinja chat template reads `tools` (without rendering it)."""
+    environment = jinja2.Environment(
+        extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols]
+    )
+    try:
+        return "tools" in jinja2.meta.find_undeclared_variables(environment.parse(template))
+    except jinja2.TemplateError:
+        return False
+
+
 class TemplatePrompt:
     """A Hugging Face (Jinja) chat template, as stored in a GGUF's `tokenizer.chat_template`."""
 
     def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
         self._formatter = BoundedJinjaFormatter(template, eos_token=eos_token, bos_token=bos_token)
+        self.supports_tools = "tools" in self._formatter.variables
 
-    def render(self, messages: Sequence[Message]) -> RenderedPrompt:
-        plain: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
-        result = self._formatter(messages=plain)
+    def render(self, messages: Sequence[Message], tools: Sequence[Tool] = ()) -> RenderedPrompt:
+        plain: list[Any] = [_plain(m) for m in messages]
+        result = self._formatter(messages=plain, tools=[t.as_json() for t in tools] or None)
         stop = (
             result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         )
         return RenderedPrompt(result.prompt, tuple(stop), bool(result.added_special))
+
+
+def _plain(message: Message) -> dict[str, Any]:
+    """A message as Hugging Face templates read it: calls under `tool_calls`, arguments as
+    an object; a tool's answer with its function's `name`."""
+    plain: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        plain["tool_calls"] = [
+            {"type": "function", "function": {"name": c.name, "arguments": dict(c.arguments)}}
+            for c in message.tool_calls
+        ]
+    if message.tool_name:
+        plain["name"] = message.tool_name
+    return plain
 
 
 class TranscriptPrompt:
@@ -126,14 +154,15 @@ class TranscriptPrompt:
     (llama-cpp-python falls back to llama-2's) makes such models answer with nothing."""
 
     USER, ASSISTANT = "User:", "Assistant:"
+    SPEAKERS: ClassVar[dict[str, str]] = {"user": USER, "assistant": ASSISTANT, "tool": "Tool:"}
+    supports_tools = False
 
-    def render(self, messages: Sequence[Message]) -> RenderedPrompt:
+    def render(self, messages: Sequence[Message], tools: Sequence[Tool] = ()) -> RenderedPrompt:
         lines: list[str] = []
         for message in messages:
             if message.role == "system":
                 lines.append(message.content.strip() + "\n")
             else:
-                speaker = self.USER if message.role == "user" else self.ASSISTANT
-                lines.append(f"{speaker} {message.content.strip()}")
+                lines.append(f"{self.SPEAKERS[message.role]} {message.content.strip()}")
         lines.append(self.ASSISTANT)
         return RenderedPrompt("\n".join(lines), (f"\n{self.USER}",), False)

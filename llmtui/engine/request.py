@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from llmtui.engine.errors import EngineError
 from llmtui.engine.events import Done, Event, Failed
-from llmtui.engine.message import Message
+from llmtui.engine.message import Message, Tool
 from llmtui.engine.options import Options
 from llmtui.engine.spec import ModelSpec
 
@@ -32,6 +32,10 @@ class Job:
     # to the context if `truncate`, else refused.
     texts: tuple[str, ...] | None = None
     truncate: bool = True
+    # Functions the model may call (through its template; calls read back from its text);
+    # `forced`: the grammar makes the whole answer a call.
+    tools: tuple[Tool, ...] = ()
+    forced: bool = False
 
 
 class RequestHandle:

@@ -35,14 +35,15 @@ from llmtui.engine.errors import (
 from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
 from llmtui.engine.gguf import GGUFHeader, check_adapter, read_header
 from llmtui.engine.llamalog import LOG
-from llmtui.engine.message import Message, PromptTemplate, RenderedPrompt
+from llmtui.engine.message import Message, PromptTemplate, RenderedPrompt, ToolCall
 from llmtui.engine.options import Options
 from llmtui.engine.prompt import TemplatePrompt, TranscriptPrompt
-from llmtui.engine.request import RequestHandle
+from llmtui.engine.request import Job, RequestHandle
 from llmtui.engine.sampler import Sampler
 from llmtui.engine.spec import ModelSpec
 from llmtui.engine.system import physical_cores, rss_bytes
 from llmtui.engine.threadpool import ContextThreads
+from llmtui.engine.tools import CallReader, ToolError, call_prefix
 from llmtui.engine.tuner import ThreadTuner
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class _Loaded:
     cached: list[int]
     warned_no_template: bool = False
     embedder: Embedder | None = None  # made on the first embedding request
+    call_prefix: str | None = None  # what begins a tool call (tools.py), on first use
 
 
 class ModelWorker:
@@ -376,12 +378,18 @@ class ModelWorker:
                 )
             )
         messages = self._conversation(handle)
+        tools = handle.job.tools
+        if tools and not loaded.prompt.supports_tools:
+            raise ToolError(
+                f"{self.name} does not support tools: its template does not show "
+                "them (a Modelfile's TEMPLATE can: see modelfiles/tools.Modelfile)"
+            )
         # Too long for the context: drop the oldest turns (never the system prompt or the
         # latest message), as Ollama does, rather than fail.
         reserve = min(256, loaded.n_ctx // 4)
         while True:
             try:
-                rendered = loaded.prompt.render(messages)
+                rendered = loaded.prompt.render(messages, tools)
             except Exception as error:  # the template's own failure (raise_exception...)
                 raise EngineError(
                     f"the chat template of {self.name} failed on this conversation: {error}"
@@ -511,6 +519,7 @@ class ModelWorker:
 
         detok = Detokenizer(vocab)
         matcher = StopMatcher(stops)
+        calls = self._call_reader(handle.job)
         parts: list[str] = []
         reason = "cancel" if handle.cancelled else "length"
         count = 0
@@ -532,6 +541,8 @@ class ModelWorker:
             times.append(now)
             if not first_token:
                 first_token = now
+            if calls is not None:
+                text = calls.feed(text)
             parts.append(text)
             handle.emit(Chunk(text))
             if hit:
@@ -554,11 +565,15 @@ class ModelWorker:
             if now >= next_stats:
                 next_stats = now + _STATS_INTERVAL_NS
                 handle.emit(self._live_stats(_window_rate(times), count, len(loaded.cached)))
-        if not hit:
-            tail = detok.flush() + matcher.flush()
-            if tail:
-                parts.append(tail)
-                handle.emit(Chunk(tail, 0))
+        tail = "" if hit else detok.flush() + matcher.flush()
+        called: tuple[ToolCall, ...] = ()
+        if calls is not None:
+            tail = calls.feed(tail)
+            rest, called = calls.finish()
+            tail += rest
+        if tail:
+            parts.append(tail)
+            handle.emit(Chunk(tail, 0))
         finished = time.perf_counter_ns()
         perf = llama_cpp.llama_perf_context(ctx)
         handle.emit(self._live_stats(_window_rate(times), count, len(loaded.cached)))
@@ -576,8 +591,18 @@ class ModelWorker:
                 time_to_first_token=(first_token - started) if first_token else 0,
                 context_used=len(loaded.cached),
                 perf=Perf(perf.t_p_eval_ms, perf.n_p_eval, perf.t_eval_ms, perf.n_eval),
+                tool_calls=called,
             )
         )
+
+    def _call_reader(self, job: Job) -> CallReader | None:
+        loaded = self._loaded
+        assert loaded is not None
+        if not job.tools:
+            return None
+        if loaded.call_prefix is None:
+            loaded.call_prefix = call_prefix(loaded.prompt)
+        return CallReader(loaded.call_prefix, {t.name for t in job.tools}, job.forced)
 
     # -- reporting ----------------------------------------------------------------------
 

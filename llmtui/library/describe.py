@@ -25,6 +25,23 @@ def modelfile_of(model: LibraryModel) -> Modelfile:
     )  # fmt: skip
 
 
+def capabilities(model: LibraryModel) -> list[str]:
+    """As Ollama's /api/show lists them: "completion", and "tools" when the model's chat
+    template shows the tools it is given (a Modelfile's `.Tools`, a GGUF's Jinja `tools`)."""
+    from llmtui.engine.gguf import read_header
+    from llmtui.engine.prompt import jinja_shows_tools
+
+    spec = model.spec()
+    template = spec.template
+    if template is None and model.info is not None and model.info.has_chat_template:
+        template = read_header(spec.path).chat_template
+    if isinstance(template, str):
+        tools = jinja_shows_tools(template)
+    else:
+        tools = template is not None and template.supports_tools
+    return ["completion", "tools"] if tools else ["completion"]
+
+
 def model_rows(info: ModelInfo) -> list[tuple[str, str]]:
     """A GGUF's facts as `show` and the chat's /show info print them."""
     return [

@@ -6,19 +6,24 @@
 
 Supported: text, `{{ pipeline }}` output, `{{- ... -}}` trimming, comments, `if` / `else if` /
 `else` / `end`, `range` (with `$i, $m :=`), `with`, variables (`$x := ...`, `$`, `$.Field`),
-fields (`.System`, `.Prompt`, `.Response`, `.Messages`, `.Role`, `.Content`), string and
-number literals, parentheses, and the functions `eq ne lt le gt ge and or not len slice index`.
+fields (`.System`, `.Prompt`, `.Response`, `.Messages`, `.Role`, `.Content`), tools (`.Tools`,
+each `.Function` with `.Name`, `.Description`, `.Parameters`; a message's `.ToolCalls`, each
+`.Function.Name` and `.Function.Arguments`; a tool message's `.ToolName`), string and number
+literals, parentheses, and the functions `eq ne lt le gt ge and or not len slice index json`.
+A tool, a call or its arguments print as JSON, as Ollama prints them; a range over an object
+goes through its keys in order, as Go ranges over a map.
 Anything else is a `TemplateError` when the template is parsed, never when it is used.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmtui.engine.message import Message, RenderedPrompt
+from llmtui.engine.message import Message, RenderedPrompt, Tool, ToolCall
 
 
 class TemplateError(Exception):
@@ -95,6 +100,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "len": (len, 1, 1),
     "slice": (_slice, 2, 3),
     "index": (lambda v, i: v[i], 2, 2),
+    "json": (lambda v: json.dumps(v, ensure_ascii=False), 1, 1),
 }
 
 
@@ -109,9 +115,13 @@ class _Scope:
 
 def _get(value: Any, name: str) -> Any:
     if isinstance(value, dict):
-        if name not in value:
-            raise KeyError(name)
-        return value[name]
+        if name in value:
+            return value[name]
+        # A tool is JSON ({"function": {"name": ...}}) read as Go reads Ollama's structs:
+        # `.Function.Name`.
+        lower = name[:1].lower() + name[1:]
+        if lower in value:
+            return value[lower]
     raise KeyError(name)
 
 
@@ -264,6 +274,7 @@ class _TreeParser:
         self.items = _lex(source)
         self.i = 0
         self.uses_messages = False
+        self.uses_tools = False
         self.has_response = False
         self.depth = 0  # if/range/with blocks open around the parser
 
@@ -347,6 +358,8 @@ class _TreeParser:
     def expression(self, text: str, at: int) -> Expr:
         if re.search(r"\.Messages\b", text):
             self.uses_messages = True
+        if re.search(r"\.Tools\b", text):
+            self.uses_tools = True
         parser = _ExprParser(text, at)
         if parser.done():
             raise TemplateError(at, "empty action")
@@ -383,7 +396,8 @@ def _render(nodes: list[_Node], scope: _Scope, out: list[str], cut: bool) -> Non
             items = node.branches[0][0](scope)  # type: ignore[misc]
             if not items and len(node.branches) > 1:
                 _render(node.branches[1][1], scope, out, cut)
-            for index, item in enumerate(items or ()):
+            pairs = sorted(items.items()) if isinstance(items, dict) else enumerate(items or ())
+            for index, item in pairs:
                 inner = scope.child(item)
                 if len(node.variables) == 2:
                     inner.variables[node.variables[0]] = index
@@ -398,7 +412,31 @@ def _show(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "<no value>"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+_SAMPLE_TOOL = Tool("sample", "", {"type": "object", "properties": {"x": {"type": "string"}},
+                                    "required": ["x"]})  # fmt: skip
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    """A tool as Ollama's structs hold it: parameters always with a type, `required` and
+    `properties` (a template reads them whether the client sent them or not)."""
+    value = tool.as_json()
+    parameters = value["function"]["parameters"]  # the client's order kept, as it printed
+    for key, empty in (("type", "object"), ("properties", {}), ("required", [])):
+        parameters.setdefault(key, empty)
+    return value
+
+
+def _message(message: Message) -> dict[str, Any]:
+    return {
+        "Role": message.role, "Content": message.content, "ToolName": message.tool_name,
+        "ToolCalls": [{"function": {"name": call.name, "arguments": dict(call.arguments)}}
+                      for call in message.tool_calls],
+    }  # fmt: skip
 
 
 class GoTemplate:
@@ -409,10 +447,16 @@ class GoTemplate:
         parser = _TreeParser(source)
         self._nodes = parser.parse()
         self.uses_messages = parser.uses_messages
+        self.supports_tools = parser.uses_tools
         self._has_response = parser.has_response
         # Render once with sample values, so a field or variable that cannot exist fails now.
-        self.render([Message("system", "s"), Message("user", "u"), Message("assistant", "a"),
-                     Message("user", "u")])  # fmt: skip
+        sample = [Message("system", "s"), Message("user", "u"), Message("assistant", "a"),
+                  Message("user", "u")]  # fmt: skip
+        self.render(sample)
+        if self.supports_tools:  # and with a tool, a call and its answer
+            called = Message("assistant", "", (ToolCall("sample", {"x": "y"}),))
+            self.render([*sample, called, Message("tool", "z", tool_name="sample")],
+                        (_SAMPLE_TOOL,))  # fmt: skip
 
     def _execute(self, values: dict[str, Any], cut: bool) -> str:
         out: list[str] = []
@@ -427,13 +471,14 @@ class GoTemplate:
             raise TemplateError(0, f"the template failed: {error}") from None
         return "".join(out)
 
-    def render(self, messages: Sequence[Message]) -> RenderedPrompt:
+    def render(self, messages: Sequence[Message], tools: Sequence[Tool] = ()) -> RenderedPrompt:
         system = "\n\n".join(m.content for m in messages if m.role == "system")
+        offered = [_tool(tool) for tool in tools]
         if self.uses_messages:
             values = {
                 "System": system,
-                "Messages": [{"Role": m.role, "Content": m.content} for m in messages],
-                "Prompt": "", "Response": "", "Tools": [],
+                "Messages": [_message(m) for m in messages],
+                "Prompt": "", "Response": "", "Tools": offered,
             }  # fmt: skip
             return RenderedPrompt(self._execute(values, cut=False), (), False)
         # A legacy template renders one turn at a time: System, Prompt and Response; the last
@@ -455,7 +500,7 @@ class GoTemplate:
                 "System": system if number == 0 else "",
                 "Prompt": prompt,
                 "Response": response or "",
-                "Messages": [], "Tools": [],
+                "Messages": [], "Tools": offered,
             }  # fmt: skip
             parts.append(self._execute(values, cut=response is None and self._has_response))
         return RenderedPrompt("".join(parts), (), False)

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmtui.engine import ContextOverflow, Engine, EngineError, OptionError
+from llmtui.engine.tools import ToolError
 from llmtui.server.models_api import ModelsApi
 from llmtui.server.ollama_api import OllamaApi
 from llmtui.server.openai_api import OpenAIApi, error_response
@@ -50,6 +51,8 @@ def _as_api_error(error: Exception) -> ApiError:
         return ApiError(error.status_code, str(error.detail))
     if isinstance(error, OptionError | ContextOverflow):
         return ApiError(400, str(error))
+    if isinstance(error, ToolError):
+        return ApiError(400, str(error), "tools")
     return ApiError(500, str(error))
 
 

@@ -83,6 +83,9 @@ class ModelsApi:
         if not isinstance(licenses, list | tuple) or not all(isinstance(t, str) for t in licenses):
             raise ApiError(400, "license must be a string or a list of strings", "license")
         messages = check.messages_of(data.get("messages") or [])
+        if any(m.role == "tool" for m in messages):
+            raise ApiError(400, "messages: a model's messages are system, user or assistant",
+                           "messages")  # fmt: skip
         system, template = data.get("system"), data.get("template")
         for field, value in (("system", system), ("template", template)):
             if value is not None and not isinstance(value, str):
@@ -92,7 +95,7 @@ class ModelsApi:
             parameters=Modelfile.parameters_from(check.options_of(data.get("parameters"),
                                                                   "parameters")),
             system=system, template=template, license=tuple(licenses),
-            messages=tuple((m.role, m.content) for m in messages),
+            messages=tuple((m.role, m.content) for m in messages if m.role != "tool"),
         )  # fmt: skip
 
     async def copy(self, request: Request) -> Response:

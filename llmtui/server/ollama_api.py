@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from llmtui import __version__
-from llmtui.engine import Done, Engine, Message
+from llmtui.engine import Done, Engine, Message, ToolCall
 from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, list_models
-from llmtui.library.describe import count, modelfile_of, parameter_lines
+from llmtui.library.describe import capabilities, count, modelfile_of, parameter_lines
 from llmtui.modelfile import serialise
 from llmtui.server import requests as check
 from llmtui.server.requests import ApiError
@@ -27,7 +27,7 @@ from llmtui.server.stream import Admission, EventQueue, Reply
 NDJSON = "application/x-ndjson"
 # Fields Ollama takes that llmtui does not do yet: a request using one is refused, not
 # answered as if it were not there.
-NOT_YET = ("tools", "suffix", "template", "images", "think")
+NOT_YET = ("suffix", "template", "images", "think")
 
 
 def now() -> str:
@@ -119,6 +119,7 @@ class OllamaApi:
         model = await check.model_named(check.text(data, "model", data.get("name")))
         request.state.model = model.name
         modelfile = await asyncio.to_thread(modelfile_of, model)
+        abilities = await asyncio.to_thread(capabilities, model)
         info = model.info
         arch = info.architecture if info is not None else ""
         model_info = {} if info is None else {
@@ -135,7 +136,7 @@ class OllamaApi:
             "system": modelfile.system or "",
             "details": details(model),
             "model_info": model_info,
-            "capabilities": ["completion"],
+            "capabilities": abilities,
             "modified_at": iso(model.modified),
         })  # fmt: skip
 
@@ -147,6 +148,9 @@ class OllamaApi:
         model = await check.model_named(check.text(data, "model"))
         request.state.model = model.name
         messages = check.messages_of(data.get("messages", []))
+        tools = check.tools_of(data.get("tools"))
+        # Not Ollama's: OpenAI's tool_choice, which a small model needs to call reliably.
+        choice = check.tool_choice_of(data.get("tool_choice"), tools)
         options = check.options_of(data.get("options"))
         keep_alive = check.keep_alive_of(data.get("keep_alive"))
         stream = check.flag(data, "stream", True)
@@ -158,7 +162,8 @@ class OllamaApi:
 
         def start(events: EventQueue) -> RequestHandle:
             return self.engine.chat(spec, messages, options, keep_alive=keep_alive,
-                                    on_event=events, grammar=grammar)  # fmt: skip
+                                    on_event=events, grammar=grammar, tools=tools,
+                                    tool_choice=choice)  # fmt: skip
 
         return await self._answer(request, model.name, start, stream, "message", shape)
 
@@ -262,7 +267,8 @@ class OllamaApi:
             request.state.tokens = done.eval_count
             if shape is not None:
                 shape.check(done.text)
-            return JSONResponse({"model": name, "created_at": now(), **_said(field, done.text),
+            said = _said(field, done.text, done.tool_calls)
+            return JSONResponse({"model": name, "created_at": now(), **said,
                                  "done": True, **_statistics(done)})  # fmt: skip
         lines = self._lines(request, name, reply, field, shape)
         return StreamingResponse(lines, media_type=NDJSON)
@@ -276,6 +282,9 @@ class OllamaApi:
                     request.state.tokens = event.eval_count
                     if shape is not None:
                         shape.check(event.text)
+                    if event.tool_calls:  # as Ollama streams them: a message of their own
+                        yield _ndjson({"model": name, "created_at": now(), "done": False,
+                                       **_said(field, "", event.tool_calls)})  # fmt: skip
                     line = {"model": name, "created_at": now(), **_said(field, ""),
                             "done": True, **_statistics(event)}  # fmt: skip
                 else:
@@ -288,10 +297,17 @@ class OllamaApi:
             yield _ndjson({"error": str(error)})
 
 
-def _said(field: str, text: str) -> dict[str, Any]:
+def _said(field: str, text: str, calls: tuple[ToolCall, ...] = ()) -> dict[str, Any]:
     """A piece of the reply as /api/chat (a message) or /api/generate (text) gives it."""
     if field == "message":
-        return {"message": {"role": "assistant", "content": text}}
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message["tool_calls"] = [
+                {"function": {"index": number, "name": call.name,
+                              "arguments": dict(call.arguments)}}
+                for number, call in enumerate(calls)
+            ]  # fmt: skip
+        return {"message": message}
     return {"response": text}
 
 

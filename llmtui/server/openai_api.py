@@ -27,7 +27,8 @@ from llmtui.server.stream import Admission, EventQueue, Reply
 # The request fields each endpoint takes; any other is refused by name.
 COMMON = {"model", "stream", "stream_options", "max_tokens", "temperature", "top_p", "stop",
           "seed", "presence_penalty", "frequency_penalty", "n", "user"}  # fmt: skip
-CHAT = COMMON | {"messages", "max_completion_tokens", "response_format"}
+CHAT = COMMON | {"messages", "max_completion_tokens", "response_format", "tools", "tool_choice",
+                 "parallel_tool_calls"}  # fmt: skip
 COMPLETION = COMMON | {"prompt"}
 # Engine options from OpenAI's names.
 OPTIONS = {"max_tokens": "num_predict", "max_completion_tokens": "num_predict",
@@ -47,7 +48,20 @@ def error_response(error: ApiError) -> JSONResponse:
 
 
 def _finish(done: Done) -> str:
+    if done.tool_calls:
+        return "tool_calls"
     return "length" if done.done_reason == "length" else "stop"
+
+
+def _tool_calls(done: Done, streamed: bool = False) -> list[dict[str, Any]]:
+    """OpenAI's calls: each with an id of its own, the arguments as a JSON string (and,
+    in a stream, its index)."""
+    return [
+        {**({"index": number} if streamed else {}), "id": f"call_{uuid.uuid4().hex[:24]}",
+         "type": "function",
+         "function": {"name": call.name, "arguments": json.dumps(dict(call.arguments))}}
+        for number, call in enumerate(done.tool_calls)
+    ]  # fmt: skip
 
 
 def _usage(done: Done) -> dict[str, int]:
@@ -113,10 +127,14 @@ class OpenAIApi:
         usage = _include_usage(data)
         shape = check.openai_format(data.get("response_format"))
         grammar = shape.grammar if shape else None
+        tools = check.tools_of(data.get("tools"))
+        choice = check.tool_choice_of(data.get("tool_choice"), tools)
+        check.flag(data, "parallel_tool_calls", True)  # several calls are read either way
         spec = await asyncio.to_thread(model.spec)
 
         def start(events: EventQueue) -> RequestHandle:
-            return self.engine.chat(spec, messages, options, on_event=events, grammar=grammar)
+            return self.engine.chat(spec, messages, options, on_event=events, grammar=grammar,
+                                    tools=tools, tool_choice=choice)  # fmt: skip
 
         return await self._answer(request, model.name, start, stream, usage, True, shape)
 
@@ -178,6 +196,9 @@ class OpenAIApi:
         choice: dict[str, Any] = {"index": 0, "finish_reason": _finish(done)}
         if chat:
             choice["message"] = {"role": "assistant", "content": done.text}
+            if done.tool_calls:
+                choice["message"] |= {"content": done.text or None,
+                                      "tool_calls": _tool_calls(done)}  # fmt: skip
         else:
             choice |= {"text": done.text, "logprobs": None}
         return JSONResponse({
@@ -213,6 +234,9 @@ class OpenAIApi:
                     request.state.tokens = event.eval_count
                     if shape is not None:
                         shape.check(event.text)
+                    if event.tool_calls:
+                        calls = {"tool_calls": _tool_calls(event, streamed=True)}
+                        yield chunk([{"index": 0, "delta": calls, "finish_reason": None}])
                     yield chunk([choice(None, _finish(event))])
                     if usage:
                         yield chunk([], usage=_usage(event))

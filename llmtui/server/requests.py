@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from llmtui.engine import Message, OptionError, structured
+from llmtui.engine import Message, OptionError, Tool, ToolCall, structured
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE
 from llmtui.engine.options import coerce, parse_keep_alive
 from llmtui.library import LibraryModel, UnknownModel, find, names
@@ -89,10 +89,13 @@ def options_of(given: Any, param: str = "options") -> dict[str, Any]:
 
 def messages_of(given: Any) -> list[Message]:
     """Ollama's (and OpenAI's) `messages`: role and content; content may be OpenAI's list
-    of parts, of which only text is understood here."""
+    of parts, of which only text is understood here. An assistant's `tool_calls` (Ollama's
+    arguments an object, OpenAI's a JSON string with an `id`), and a tool's answer naming
+    its function (Ollama's `tool_name`) or the call it answers (OpenAI's `tool_call_id`)."""
     if not isinstance(given, list):
         raise ApiError(400, "messages must be a list", "messages")
     messages = []
+    called: dict[str, str] = {}  # OpenAI's call ids, to the functions they called
     for number, item in enumerate(given):
         where = f"messages[{number}]"
         if not isinstance(item, dict):
@@ -103,8 +106,84 @@ def messages_of(given: Any) -> list[Message]:
         if item.get("images"):
             raise ApiError(400, f"{where}.images: llmtui's models here have no vision",
                            "messages")  # fmt: skip
-        messages.append(Message(role, _content(item.get("content", ""), where)))
+        calls = _calls(item.get("tool_calls"), f"{where}.tool_calls", called)
+        answers = item.get("tool_call_id")
+        name = (item.get("tool_name") or item.get("name")
+                or (called.get(answers, "") if isinstance(answers, str) else ""))  # fmt: skip
+        if not isinstance(name, str):
+            raise ApiError(400, f"{where}.tool_name must be a string", "messages")
+        content = _content(item.get("content", ""), where)
+        messages.append(Message(role, content, calls, name if role == "tool" else ""))
     return messages
+
+
+def _calls(given: Any, where: str, called: dict[str, str]) -> tuple[ToolCall, ...]:
+    if given is None:
+        return ()
+    if not isinstance(given, list):
+        raise ApiError(400, f"{where} must be a list", "messages")
+    calls = []
+    for number, item in enumerate(given):
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ApiError(400, f"{where}[{number}].function.name is required", "messages")
+        arguments = function.get("arguments") or {}
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except json.JSONDecodeError:
+                arguments = None
+        if not isinstance(arguments, dict):
+            raise ApiError(400, f"{where}[{number}].function.arguments must be a JSON object",
+                           "messages")  # fmt: skip
+        if isinstance(item.get("id"), str):
+            called[item["id"]] = function["name"]
+        calls.append(ToolCall(function["name"], arguments))
+    return tuple(calls)
+
+
+def tools_of(given: Any) -> list[Tool]:
+    """Both APIs' `tools`: functions, each a name, a description and a JSON schema of its
+    parameters."""
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        raise ApiError(400, "tools must be a list", "tools")
+    tools = []
+    for number, item in enumerate(given):
+        where = f"tools[{number}]"
+        if not isinstance(item, dict) or item.get("type", "function") != "function":
+            raise ApiError(400, f'{where} must be {{"type": "function", "function": ...}}',
+                           "tools")  # fmt: skip
+        function = item.get("function")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ApiError(400, f"{where}.function.name is required", "tools")
+        description = function.get("description") or ""
+        parameters = function.get("parameters") or {}
+        if not isinstance(description, str) or not isinstance(parameters, dict):
+            raise ApiError(400, f"{where}.function: description is a string, parameters a "
+                                "JSON schema", "tools")  # fmt: skip
+        tools.append(Tool(function["name"], description, parameters))
+    return tools
+
+
+def tool_choice_of(given: Any, tools: list[Tool]) -> str:
+    """OpenAI's `tool_choice`: "auto", "none", "required", or a function by name."""
+    if given is None:
+        return "auto"
+    if given in ("auto", "none", "required"):
+        choice = str(given)
+    elif isinstance(given, dict) and isinstance(given.get("function"), dict):
+        choice = given["function"].get("name")
+        if not isinstance(choice, str) or choice not in {t.name for t in tools}:
+            raise ApiError(400, f"tool_choice names {choice!r}, which is not among the tools",
+                           "tool_choice")  # fmt: skip
+    else:
+        raise ApiError(400, 'tool_choice must be "auto", "none", "required" or {"type": '
+                            '"function", "function": {"name": ...}}', "tool_choice")  # fmt: skip
+    if choice != "auto" and choice != "none" and not tools:
+        raise ApiError(400, "tool_choice asks for a call, but no tools were given", "tool_choice")
+    return choice
 
 
 def _content(content: Any, where: str) -> str:
