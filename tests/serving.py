@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -18,12 +19,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Its log goes to a file: a pipe nobody reads fills after a few hundred requests,
+        # and the server then waits on its next log line (schemathesis found that).
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llmtui", "serve", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+            stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env or os.environ,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
@@ -33,15 +37,21 @@ class Server:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start: {self.process.stderr}")
+                raise AssertionError(f"the server did not start: {self.logged()}")
             time.sleep(0.2)
 
     @property
     def auth(self) -> dict[str, str]:
         return {}
 
+    def logged(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
     def stop(self) -> str:
         """Stop it; what it logged."""
         self.process.terminate()
-        _, log = self.process.communicate(timeout=30)
-        return log
+        self.process.wait(timeout=30)
+        said = self.logged()
+        self.log.close()
+        return said

@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmtui.engine import ContextOverflow, Engine, EngineError, OptionError
@@ -27,6 +28,7 @@ from llmtui.engine.tools import ToolError
 from llmtui.server.models_api import ModelsApi
 from llmtui.server.ollama_api import OllamaApi
 from llmtui.server.openai_api import OpenAIApi, error_response
+from llmtui.server.openapi import document
 from llmtui.server.requests import ApiError
 from llmtui.server.stream import Admission
 
@@ -47,8 +49,8 @@ def _api_error(request: Request, error: Exception) -> Response:
 
 
 def _as_api_error(error: Exception) -> ApiError:
-    if isinstance(error, HTTPException):
-        return ApiError(error.status_code, str(error.detail))
+    if isinstance(error, HTTPException):  # its headers too: a 405's Allow names the methods
+        return ApiError(error.status_code, str(error.detail), headers=dict(error.headers or {}))
     if isinstance(error, OptionError | ContextOverflow):
         return ApiError(400, str(error))
     if isinstance(error, ToolError):
@@ -140,8 +142,14 @@ def build_app(
             engine.close()
 
     admission = Admission(queue)
+    described = document()
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(described)
+
     routes = [*OllamaApi(engine, admission).routes(), *ModelsApi(loopback).routes(),
-              *OpenAIApi(engine, admission).routes()]  # fmt: skip
+              *OpenAIApi(engine, admission).routes(),
+              Route("/openapi.json", openapi, methods=["GET"])]  # fmt: skip
     cors = Middleware(CORSMiddleware, allow_origins=origins or [],
                       allow_origin_regex=LOCAL_ORIGINS, allow_methods=["*"],
                       allow_headers=["*"])  # fmt: skip
