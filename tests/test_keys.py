@@ -14,7 +14,7 @@ import asyncio
 import pytest
 from textual import events
 from textual.app import App
-from workbench import app_for, burst, prompts, sent_before, wait_for
+from workbench import app_for, burst, prompt_focused, prompts, sent_before, wait_for
 
 from llmtui.engine import Engine
 from llmtui.tui import overrides
@@ -29,6 +29,7 @@ PROMPT = "Name the seven colours of the rainbow, then stop: zebrafinch"
 async def test_a_prompt_typed_in_one_burst_is_sent_whole(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
+        await prompt_focused(app)
         burst(app, *PROMPT, "enter")
         await wait_for(lambda: app.chat.handle is not None and app.chat.handle.result is not None)
         await pilot.pause()
@@ -55,6 +56,7 @@ async def test_editing_keys_in_a_burst_apply_in_order(
 ) -> None:
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
+        await prompt_focused(app)
         burst(app, *keys)
         await wait_for(lambda: app.query_one(PromptInput).text == expected, timeout=5)
         await pilot.pause()
@@ -65,6 +67,7 @@ async def test_history_recall_in_a_burst_sends_the_recalled_prompt(engine: Engin
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
         sent_before(app.query_one(PromptInput), "Say one.", "Say two.")
+        await prompt_focused(app)
         burst(app, "up", "up", "enter")
         # Sent is enough: a reply at Ollama's default sampling may run to the end of the
         # context (over a minute on a busy 2-core machine).
@@ -121,6 +124,7 @@ async def test_keys_stay_in_order_when_their_markers_are_late(
     monkeypatch.setattr(App, "on_event", slow)
     app = app_for(engine)
     async with app.run_test(size=SIZE) as pilot:
+        await prompt_focused(app)
         burst(app, *"Hello there, zebrafinch")
         field = app.query_one(PromptInput)
         await wait_for(lambda: len(field.text) == len("Hello there, zebrafinch"), 10)

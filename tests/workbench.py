@@ -88,6 +88,12 @@ def notes(app: Workbench) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
+async def prompt_focused(app: Workbench) -> None:
+    """Until the chat's input has the focus, as it has once the app is up: keys sent before
+    that went elsewhere (the first Up of a burst, on a busy machine)."""
+    await wait_for(lambda: isinstance(app.focused, PromptInput), 10)
+
+
 def burst(app: App[None], *keys: str) -> None:
     """Keys as a terminal delivers a burst (a prompt typed by tmux send-keys, a paste
     without bracketed paste, keys over SSH): all at once, none waiting for the one before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,7 +20,7 @@ from llmtui import drafts
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.compare import Column, Comparison, kept_columns
 from llmtui.engine import Engine
-from llmtui.library import LibraryModel, UnknownModel, find
+from llmtui.library import LibraryModel, UnknownModel, find, list_models
 from llmtui.modelfile import serialise
 from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Transcript
@@ -394,7 +395,10 @@ class Workbench(AppOverrides[None]):
         """Choose 2 to 4 columns (library models, the editor's buffer, each with its own
         parameters) and open the compare view on them."""
         self.action_stop()
-        names = [model.name for model in self.query_one(LibraryPane).models]
+        models = self.query_one(LibraryPane).models
+        if not models:  # Ctrl+G before the library pane's first listing came back
+            models = await asyncio.to_thread(list_models)
+        names = [model.name for model in models]
         sources = [*names, BUFFER]
         chosen, blind = self._compared or ([(self.session.origin, self._chat_settings())], False)
         preset = [(sources.index(name), typed) for name, typed in chosen if name in sources]
