@@ -469,3 +469,62 @@ def test_a_full_queue_answers_503_with_retry_after() -> None:
         assert openai_style.models.list().data  # the server goes on
     finally:
         small.stop()
+
+
+def test_generate_continues_a_context_and_takes_a_template_of_its_own(server: Server) -> None:
+    def generate(**body: object) -> dict:
+        asked = {"model": "smollm2:135m", "options": GREEDY, "stream": False, **body}
+        said = httpx.post(f"{server.url}/api/generate", json=asked, timeout=120)
+        assert said.status_code == 200, said.text
+        return dict(said.json())
+
+    first = generate(prompt="My name is Ada.")
+    context = first["context"]
+    assert len(context) > first["eval_count"] and all(isinstance(t, int) for t in context)
+    then = generate(prompt="What is my name?", context=context)
+    # The next answer's tokens begin with the whole of the earlier exchange.
+    assert then["context"][: len(context)] == context and len(then["context"]) > len(context)
+    assert then["response"] != generate(prompt="What is my name?")["response"]
+    streamed = httpx.post(f"{server.url}/api/generate", timeout=120, json={
+        "model": "smollm2:135m", "prompt": "My name is Ada.", "options": GREEDY})  # fmt: skip
+    last = json.loads(streamed.text.strip().splitlines()[-1])
+    assert last["done"] and last["context"] == context
+    # A template of the request's own: "{{ .Prompt }}" is the raw prompt, token for token.
+    plain = generate(prompt="The sea is", template="{{ .Prompt }}")
+    raw = generate(prompt="The sea is", raw=True)
+    assert plain["response"] == raw["response"] and plain["context"] == raw["context"]
+
+
+def test_generate_mistakes_in_context_template_images_and_think(server: Server) -> None:
+    def refused(**body: object) -> str:
+        asked = {"model": "smollm2:135m", "prompt": "Hi", "stream": False, **body}
+        said = httpx.post(f"{server.url}/api/generate", json=asked, timeout=60)
+        assert said.status_code == 400, said.text
+        return str(said.json()["error"])
+
+    assert "context must be a list of token ids" in refused(context=["a"])
+    assert "context holds 99999999, which is not a token of smollm2:135m" in refused(
+        context=[99999999]
+    )
+    assert "template: {{ if }} has no {{ end }} (at character 3)" in refused(
+        template="{{ if .Prompt }}x"
+    )
+    assert "template: there is no field .Nope" in refused(template="{{ .Nope }}")
+    assert "has no vision" in refused(images=["aGk="])
+    assert '"smollm2:135m" does not support thinking' in refused(think=True)
+
+
+def test_generate_fills_in_the_middle_where_the_template_places_a_suffix(server: Server) -> None:
+    def generate(**body: object) -> httpx.Response:
+        asked = {"model": "smollm2:135m", "options": GREEDY, "stream": False, **body}
+        return httpx.post(f"{server.url}/api/generate", json=asked, timeout=120)
+
+    # A code model's template lays out prompt and suffix (codellama's <PRE> <SUF> <MID>):
+    # the same tokens as writing that layout out by hand.
+    fim = "<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>"
+    filled = generate(prompt="def add(a, b):", suffix="    return c", template=fim).json()
+    by_hand = generate(prompt="<PRE> def add(a, b): <SUF>    return c <MID>", raw=True).json()
+    assert filled["response"] == by_hand["response"] and filled["context"] == by_hand["context"]
+    refused = generate(prompt="def add(a, b):", suffix="    return c")  # ChatML has no .Suffix
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith('"smollm2:135m" does not support insert')

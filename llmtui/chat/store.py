@@ -528,7 +528,8 @@ def stats_of(done: Done | None) -> dict[str, Any] | None:
     if done is None:
         return None
     numbers = dataclasses.asdict(done)
-    del numbers["text"], numbers["embeddings"], numbers["tool_calls"]
+    for kept_apart in ("text", "embeddings", "tool_calls", "context"):
+        del numbers[kept_apart]
     return numbers
 
 

@@ -22,7 +22,7 @@ from llmtui.engine import threadpool as threadpool_api
 from llmtui.engine.events import Event
 from llmtui.engine.llamalog import LOG
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
-from llmtui.engine.message import Message, Tool
+from llmtui.engine.message import Message, PromptTemplate, Tool
 from llmtui.engine.native import SharedThread, openmp_build, run_inline
 from llmtui.engine.options import DEFAULTS, Options, environment_options
 from llmtui.engine.request import Job, RequestHandle
@@ -137,13 +137,16 @@ class Engine:
         grammar: str | None = None,
         tools: Sequence[Tool] = (),
         tool_choice: str = "auto",
+        template: PromptTemplate | None = None,
+        context: Sequence[int] | None = None,
     ) -> RequestHandle:
         """Answer the last message of a conversation, through the model's chat template.
 
         With `tools`, the model may call them: its calls come back in `Done.tool_calls`.
         `tool_choice` is "auto" (the model chooses), "none" (no tools), "required" (a call
         to one of them) or a tool's name (a call to it): the last two by grammar, so that
-        even a small model writes a well-formed call."""
+        even a small model writes a well-formed call. `template` replaces the model's for
+        this request; `context` is Ollama's (see `generate`)."""
         forced = bool(tools) and tool_choice not in ("auto", "none")
         if forced:
             if grammar is not None:
@@ -159,6 +162,8 @@ class Engine:
                 grammar=grammar,
                 tools=() if tool_choice == "none" else tuple(tools),
                 forced=forced,
+                template=template,
+                context=None if context is None else tuple(context),
             ),
             on_event,
             watch,
@@ -175,8 +180,11 @@ class Engine:
         watch: Callable[[Event], None] | None = None,
         ignore_eos: bool = False,
         grammar: str | None = None,
+        context: Sequence[int] | None = None,
     ) -> RequestHandle:
-        """Continue `prompt` as plain text (no chat template)."""
+        """Continue `prompt` as plain text (no chat template). With `context` (the tokens
+        an earlier answer's `Done.context` gave), the prompt continues those tokens, and
+        this answer's `Done.context` is given in turn."""
         return self._submit(
             Job(
                 spec,
@@ -185,6 +193,7 @@ class Engine:
                 keep_alive=keep_alive,
                 ignore_eos=ignore_eos,
                 grammar=grammar,
+                context=None if context is None else tuple(context),
             ),
             on_event,
             watch,

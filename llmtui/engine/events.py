@@ -101,6 +101,8 @@ class Done:
     # The functions the model called, when it was offered tools (`text` is what it said
     # beside them, often nothing).
     tool_calls: tuple[ToolCall, ...] = ()
+    # The tokens of prompt and answer, when the request asked (Ollama's `context`).
+    context: tuple[int, ...] = ()
 
     @property
     def prompt_eval_rate(self) -> float:

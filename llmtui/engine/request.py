@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from llmtui.engine.errors import EngineError
 from llmtui.engine.events import Done, Event, Failed
-from llmtui.engine.message import Message, Tool
+from llmtui.engine.message import Message, PromptTemplate, Tool
 from llmtui.engine.options import Options
 from llmtui.engine.spec import ModelSpec
 
@@ -36,6 +36,11 @@ class Job:
     # `forced`: the grammar makes the whole answer a call.
     tools: tuple[Tool, ...] = ()
     forced: bool = False
+    # This request's own template, in place of the model's (Ollama's `template` field).
+    template: PromptTemplate | None = None
+    # Ollama's `context`: tokens of an earlier answer that this prompt continues; not None
+    # also asks for the answer's own (`Done.context`).
+    context: tuple[int, ...] | None = None
 
 
 class RequestHandle:

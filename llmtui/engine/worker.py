@@ -31,6 +31,7 @@ from llmtui.engine.errors import (
     EngineError,
     MemoryRefused,
     ModelLoadError,
+    OptionError,
 )
 from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
 from llmtui.engine.gguf import GGUFHeader, check_adapter, read_header
@@ -368,7 +369,8 @@ class ModelWorker:
     def _chat_tokens(self, handle: RequestHandle) -> tuple[list[int], tuple[str, ...]]:
         loaded = self._loaded
         assert loaded is not None
-        if isinstance(loaded.prompt, TranscriptPrompt) and not loaded.warned_no_template:
+        prompt = handle.job.template or loaded.prompt
+        if isinstance(prompt, TranscriptPrompt) and not loaded.warned_no_template:
             loaded.warned_no_template = True
             handle.emit(
                 Notice(
@@ -379,7 +381,7 @@ class ModelWorker:
             )
         messages = self._conversation(handle)
         tools = handle.job.tools
-        if tools and not loaded.prompt.supports_tools:
+        if tools and not prompt.supports_tools:
             raise ToolError(
                 f"{self.name} does not support tools: its template does not show "
                 "them (a Modelfile's TEMPLATE can: see modelfiles/tools.Modelfile)"
@@ -389,7 +391,7 @@ class ModelWorker:
         reserve = min(256, loaded.n_ctx // 4)
         while True:
             try:
-                rendered = loaded.prompt.render(messages, tools)
+                rendered = prompt.render(messages, tools)
             except Exception as error:  # the template's own failure (raise_exception...)
                 raise EngineError(
                     f"the chat template of {self.name} failed on this conversation: {error}"
@@ -419,6 +421,8 @@ class ModelWorker:
             handle.prompt = job.prompt
             tokens = self._tokenize(RenderedPrompt(job.prompt, (), False))
             template_stops = ()
+        if job.context is not None:
+            tokens = self._continued(job.context, tokens)
         if not tokens:
             raise EngineError("the prompt is empty")
         if len(tokens) >= loaded.n_ctx:
@@ -443,6 +447,19 @@ class ModelWorker:
                 )
         finally:
             sampler.close()
+
+    def _continued(self, context: Sequence[int], tokens: list[int]) -> list[int]:
+        """The prompt after an earlier answer's tokens (without a second BOS)."""
+        loaded = self._loaded
+        assert loaded is not None
+        wrong = next((t for t in context if not 0 <= t < loaded.n_vocab), None)
+        if wrong is not None:
+            raise OptionError(f"context holds {wrong}, which is not a token of {self.name} "
+                              f"(its vocabulary has {loaded.n_vocab})")  # fmt: skip
+        bos = llama_cpp.llama_vocab_bos(loaded.vocab)
+        if context and tokens and tokens[0] == bos:
+            tokens = tokens[1:]
+        return [*context, *tokens]
 
     def _reuse_prefix(self, tokens: Sequence[int]) -> int:
         """Drop from the KV cache what `tokens` does not share with it; return how many
@@ -524,6 +541,7 @@ class ModelWorker:
         reason = "cancel" if handle.cancelled else "length"
         count = 0
         first_token = 0
+        made: list[int] = []  # the answer's tokens (Ollama's `context` ends with them)
         next_stats = prompt_done + _STATS_INTERVAL_NS
         times: deque[int] = deque(maxlen=_RATE_WINDOW)
         sample = sampler.sample
@@ -536,6 +554,7 @@ class ModelWorker:
                 reason = "stop"
                 break
             count += 1
+            made.append(token)
             text, hit = matcher.feed(detok.piece(token))
             now = time.perf_counter_ns()
             times.append(now)
@@ -592,6 +611,7 @@ class ModelWorker:
                 context_used=len(loaded.cached),
                 perf=Perf(perf.t_p_eval_ms, perf.n_p_eval, perf.t_eval_ms, perf.n_eval),
                 tool_calls=called,
+                context=(*tokens, *made) if handle.job.context is not None else (),
             )
         )
 
@@ -600,9 +620,13 @@ class ModelWorker:
         assert loaded is not None
         if not job.tools:
             return None
-        if loaded.call_prefix is None:
-            loaded.call_prefix = call_prefix(loaded.prompt)
-        return CallReader(loaded.call_prefix, {t.name for t in job.tools}, job.forced)
+        if job.template is not None:
+            prefix = call_prefix(job.template)
+        else:
+            if loaded.call_prefix is None:
+                loaded.call_prefix = call_prefix(loaded.prompt)
+            prefix = loaded.call_prefix
+        return CallReader(prefix, {t.name for t in job.tools}, job.forced)
 
     # -- reporting ----------------------------------------------------------------------
 

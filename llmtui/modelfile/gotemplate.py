@@ -275,6 +275,7 @@ class _TreeParser:
         self.i = 0
         self.uses_messages = False
         self.uses_tools = False
+        self.uses_suffix = False
         self.has_response = False
         self.depth = 0  # if/range/with blocks open around the parser
 
@@ -360,6 +361,8 @@ class _TreeParser:
             self.uses_messages = True
         if re.search(r"\.Tools\b", text):
             self.uses_tools = True
+        if re.search(r"\.Suffix\b", text):
+            self.uses_suffix = True
         parser = _ExprParser(text, at)
         if parser.done():
             raise TemplateError(at, "empty action")
@@ -448,6 +451,8 @@ class GoTemplate:
         self._nodes = parser.parse()
         self.uses_messages = parser.uses_messages
         self.supports_tools = parser.uses_tools
+        # A template that places `.Suffix` can fill in the middle (/api/generate's suffix).
+        self.supports_insert = parser.uses_suffix
         self._has_response = parser.has_response
         # Render once with sample values, so a field or variable that cannot exist fails now.
         sample = [Message("system", "s"), Message("user", "u"), Message("assistant", "a"),
@@ -478,7 +483,7 @@ class GoTemplate:
             values = {
                 "System": system,
                 "Messages": [_message(m) for m in messages],
-                "Prompt": "", "Response": "", "Tools": offered,
+                "Prompt": "", "Response": "", "Suffix": "", "Tools": offered,
             }  # fmt: skip
             return RenderedPrompt(self._execute(values, cut=False), (), False)
         # A legacy template renders one turn at a time: System, Prompt and Response; the last
@@ -499,8 +504,15 @@ class GoTemplate:
             values = {
                 "System": system if number == 0 else "",
                 "Prompt": prompt,
-                "Response": response or "",
+                "Response": response or "", "Suffix": "",
                 "Messages": [], "Tools": offered,
             }  # fmt: skip
             parts.append(self._execute(values, cut=response is None and self._has_response))
         return RenderedPrompt("".join(parts), (), False)
+
+    def insert(self, prompt: str, suffix: str, system: str = "") -> str:
+        """The text that asks for what goes between `prompt` and `suffix` (a code model's
+        fill-in-the-middle, as its template lays it out)."""
+        values = {"System": system, "Prompt": prompt, "Suffix": suffix, "Response": "",
+                  "Messages": [], "Tools": []}  # fmt: skip
+        return self._execute(values, cut=self._has_response)

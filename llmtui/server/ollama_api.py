@@ -20,14 +20,12 @@ from llmtui.engine.request import RequestHandle
 from llmtui.library import LibraryModel, list_models
 from llmtui.library.describe import capabilities, count, modelfile_of, parameter_lines
 from llmtui.modelfile import serialise
+from llmtui.modelfile.gotemplate import GoTemplate, TemplateError
 from llmtui.server import requests as check
 from llmtui.server.requests import ApiError
 from llmtui.server.stream import Admission, EventQueue, Reply
 
 NDJSON = "application/x-ndjson"
-# Fields Ollama takes that llmtui does not do yet: a request using one is refused, not
-# answered as if it were not there.
-NOT_YET = ("suffix", "template", "images", "think")
 
 
 def now() -> str:
@@ -51,10 +49,37 @@ def details(model: LibraryModel) -> dict[str, Any]:
     }
 
 
-def _not_yet(data: dict[str, Any]) -> None:
-    for name in NOT_YET:
-        if data.get(name) not in (None, "", [], False):
-            raise ApiError(400, f"{name} is not supported by llmtui serve yet", name)
+def _unable(data: dict[str, Any], name: str) -> None:
+    """What no model here can do, said as Ollama says it for a model that cannot."""
+    if data.get("images"):
+        raise ApiError(400, f"{name} has no vision: images need a vision model", "images")
+    if data.get("think") not in (None, False):
+        raise ApiError(400, f'"{name}" does not support thinking', "think")
+
+
+def _template(given: Any) -> GoTemplate | None:
+    """A request's own Go template (Ollama's `template`), checked as a Modelfile's is."""
+    if given in (None, ""):
+        return None
+    if not isinstance(given, str):
+        raise ApiError(400, "template must be a string", "template")
+    try:
+        return GoTemplate(given)
+    except TemplateError as error:
+        raise ApiError(400, f"template: {error.reason} (at character {error.offset})",
+                       "template") from None  # fmt: skip
+
+
+def _context(given: Any) -> tuple[int, ...]:
+    """Ollama's `context`: the tokens an earlier /api/generate answer gave back."""
+    if given is None:
+        return ()
+    if not isinstance(given, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) for t in given
+    ):
+        raise ApiError(400, "context must be a list of token ids, as an earlier answer gave it",
+                       "context")  # fmt: skip
+    return tuple(given)
 
 
 def _statistics(done: Done) -> dict[str, Any]:
@@ -144,9 +169,9 @@ class OllamaApi:
 
     async def chat(self, request: Request) -> Response:
         data = await check.body_of(request)
-        _not_yet(data)
         model = await check.model_named(check.text(data, "model"))
         request.state.model = model.name
+        _unable(data, model.name)
         messages = check.messages_of(data.get("messages", []))
         tools = check.tools_of(data.get("tools"))
         # Not Ollama's: OpenAI's tool_choice, which a small model needs to call reliably.
@@ -169,9 +194,9 @@ class OllamaApi:
 
     async def generate(self, request: Request) -> Response:
         data = await check.body_of(request)
-        _not_yet(data)
         model = await check.model_named(check.text(data, "model"))
         request.state.model = model.name
+        _unable(data, model.name)
         prompt = check.text(data, "prompt", "")
         system = data.get("system")
         if system is not None and not isinstance(system, str):
@@ -182,20 +207,33 @@ class OllamaApi:
         stream = check.flag(data, "stream", True)
         shape = check.ollama_format(data.get("format"))
         grammar = shape.grammar if shape else None
+        template = _template(data.get("template"))
+        context = _context(data.get("context"))
+        suffix = data.get("suffix") or ""
+        if not isinstance(suffix, str):
+            raise ApiError(400, "suffix must be a string", "suffix")
         spec = await asyncio.to_thread(model.spec)
+        if suffix:  # fill in the middle: the template lays prompt and suffix out
+            inserting = template or spec.template
+            if not isinstance(inserting, GoTemplate) or not inserting.supports_insert:
+                raise ApiError(400, f'"{model.name}" does not support insert: its template does '
+                                    "not place a .Suffix", "suffix")  # fmt: skip
+            prompt, raw = inserting.insert(prompt, suffix, system or ""), True
         if not prompt:
             return await self._load(request, model.name, spec, options, keep_alive, "response")
         chat = not raw and bool(model.info is None or model.info.has_chat_template
-                                or spec.template)  # fmt: skip
+                                or spec.template or template)  # fmt: skip
 
         def start(events: EventQueue) -> RequestHandle:
-            if chat:  # through the model's template, as Ollama does unless `raw`
+            if chat:  # through the model's template (or this one), as Ollama does unless `raw`
                 messages = [Message("system", system)] if system is not None else []
                 return self.engine.chat(spec, [*messages, Message("user", prompt)], options,
                                         keep_alive=keep_alive, on_event=events,
-                                        grammar=grammar)  # fmt: skip
+                                        grammar=grammar, template=template,
+                                        context=context)  # fmt: skip
             return self.engine.generate(spec, prompt, options, keep_alive=keep_alive,
-                                        on_event=events, grammar=grammar)  # fmt: skip
+                                        on_event=events, grammar=grammar,
+                                        context=context)  # fmt: skip
 
         return await self._answer(request, model.name, start, stream, "response", shape)
 
@@ -268,8 +306,8 @@ class OllamaApi:
             if shape is not None:
                 shape.check(done.text)
             said = _said(field, done.text, done.tool_calls)
-            return JSONResponse({"model": name, "created_at": now(), **said,
-                                 "done": True, **_statistics(done)})  # fmt: skip
+            return JSONResponse({"model": name, "created_at": now(), **said, "done": True,
+                                 **_statistics(done), **_context_of(done)})  # fmt: skip
         lines = self._lines(request, name, reply, field, shape)
         return StreamingResponse(lines, media_type=NDJSON)
 
@@ -286,7 +324,7 @@ class OllamaApi:
                         yield _ndjson({"model": name, "created_at": now(), "done": False,
                                        **_said(field, "", event.tool_calls)})  # fmt: skip
                     line = {"model": name, "created_at": now(), **_said(field, ""),
-                            "done": True, **_statistics(event)}  # fmt: skip
+                            "done": True, **_statistics(event), **_context_of(event)}  # fmt: skip
                 else:
                     line = {"model": name, "created_at": now(), **_said(field, event.text),
                             "done": False}  # fmt: skip
@@ -309,6 +347,11 @@ def _said(field: str, text: str, calls: tuple[ToolCall, ...] = ()) -> dict[str, 
             ]  # fmt: skip
         return {"message": message}
     return {"response": text}
+
+
+def _context_of(done: Done) -> dict[str, Any]:
+    """/api/generate's answers end with their tokens, to continue from (`context`)."""
+    return {"context": list(done.context)} if done.context else {}
 
 
 def _ndjson(line: dict[str, Any]) -> bytes:

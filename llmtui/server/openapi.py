@@ -43,6 +43,11 @@ _FORMAT = {
     "description": '"json", or a JSON schema the answer must fit',
     "oneOf": [{"const": "json"}, {"type": "object"}],
 }
+_CONTEXT = {
+    "type": "array",
+    "items": {"type": "integer"},
+    "description": "tokens of an earlier answer, to continue from (the final chunk's)",
+}
 _NS = {"type": "integer", "description": "nanoseconds"}
 
 SCHEMAS: dict[str, Any] = {
@@ -148,6 +153,7 @@ SCHEMAS: dict[str, Any] = {
                     "created_at": _STRING,
                     "response": _STRING,
                     "done": _FLAG,
+                    "context": _CONTEXT,
                 },
             },
         ],
@@ -262,6 +268,11 @@ def document() -> dict[str, Any]:
         "prompt": _STRING,
         "system": _STRING,
         "raw": _FLAG,
+        "template": {"type": "string", "description": "a Go template for this request"},
+        "suffix": {"type": "string", "description": "fill in between prompt and suffix"},
+        "context": _CONTEXT,
+        "images": {"type": "array", "items": _STRING, "description": "refused: no vision"},
+        "think": {"type": "boolean", "description": "refused: no thinking models"},
         "format": _FORMAT,
         "options": _ref("Options"),
         "stream": _FLAG,
