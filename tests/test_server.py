@@ -155,6 +155,14 @@ def test_hostile_requests_get_clear_errors_and_the_server_goes_on(server: Server
     assert post("/api/chat", content=b"{not json").json()["error"].startswith("the body is not")
     assert post("/api/chat", content=b"[1, 2]").status_code == 400
     assert post("/api/chat", content=b"\xff\xfe").status_code == 400
+    deep = "[" * 100_000 + "]" * 100_000  # was a 500: Python's JSON parser recursed out
+    nested = post(
+        "/api/chat", content=b'{"model": "smollm2:135m", "messages": ' + deep.encode() + b"}"
+    )
+    assert nested.json()["error"] == "the body's JSON nests too deeply"
+    call = {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": deep}}]}
+    argued = post("/api/chat", json={"model": "smollm2:135m", "messages": [call]})
+    assert argued.status_code == 400 and "arguments must be a JSON object" in argued.json()["error"]
     big = post("/api/chat", content=b"x" * (17 * 1024 * 1024))
     assert big.status_code == 413
     wrong = post("/api/chat", json={"model": "smollm2:135m", "messages": [{"role": "god"}]})

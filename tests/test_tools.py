@@ -144,6 +144,7 @@ def test_two_calls_a_list_of_calls_and_arguments_as_a_string() -> None:
         '<tool_call>{"name": "get_weather", "arguments": [1]}',  # arguments not an object
         "<tool_call>{broken",
         "<tool_calendar> is a tag",
+        "<tool_call>" + "[" * 5000,  # nesting past Python's parser: not a call, no crash
     ],
 )
 def test_what_is_not_a_call_is_the_answer(reply: str) -> None:

@@ -125,7 +125,7 @@ def parse_calls(text: str, prefix: str, names: Collection[str]) -> tuple[ToolCal
             continue
         try:
             value, used = decoder.raw_decode(rest)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return ()
         found = _calls_in(value, names)
         if not found:
@@ -147,7 +147,7 @@ def _calls_in(value: Any, names: Collection[str]) -> list[ToolCall]:
         if isinstance(arguments, str):  # some models write the arguments as a JSON string
             try:
                 arguments = json.loads(arguments)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return []
         if not isinstance(arguments, dict):
             return []

@@ -36,6 +36,8 @@ async def body_of(request: Request) -> dict[str, Any]:
         data = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ApiError(400, f"the body is not JSON: {error}") from None
+    except RecursionError:  # [[[[... a hundred thousand deep: Python's parser gives up
+        raise ApiError(400, "the body's JSON nests too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
     return data
@@ -131,7 +133,7 @@ def _calls(given: Any, where: str, called: dict[str, str]) -> tuple[ToolCall, ..
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 arguments = None
         if not isinstance(arguments, dict):
             raise ApiError(400, f"{where}[{number}].function.arguments must be a JSON object",
