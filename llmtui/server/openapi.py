@@ -216,14 +216,23 @@ def _body(required: list[str], properties: dict[str, Any], closed: bool = False)
 
 
 def _answers(
-    ok: dict[str, Any] | None, *errors: int, openai: bool = False, media: str = "application/json"
+    ok: dict[str, Any] | None,
+    *errors: int,
+    openai: bool = False,
+    media: str = "application/json",
+    pieces: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The 200 (its schema as `media`; with `pieces`, a stream's media and each piece's
+    schema too) and each error status's body."""
     error = {
         "content": {"application/json": {"schema": _ref("OpenAIError" if openai else "Error")}}
     }
     said: dict[str, Any] = {"200": {"description": "done"}}
     if ok is not None:
         said["200"]["content"] = {media: {"schema": ok}}
+    if pieces is not None:
+        said["200"]["description"] = "the whole answer, or its pieces as they come (stream)"
+        said["200"]["content"][pieces[0]] = {"schema": pieces[1]}
     for status in errors:
         said[str(status)] = {"description": _REASONS[status], **error}
     return said
@@ -367,32 +376,20 @@ def document() -> dict[str, Any]:
             "post": _operation(
                 "Answer a conversation (NDJSON unless stream is false)",
                 _body(["model"], chat),
-                {
-                    **_answers(_ref("ChatResponse"), *_MODEL_ERRORS),
-                    "200": {
-                        "description": "the answer, or its pieces",
-                        "content": {
-                            "application/json": {"schema": _ref("ChatResponse")},
-                            streams: {"schema": _ref("ChatResponse")},
-                        },
-                    },
-                },
+                _answers(
+                    _ref("ChatResponse"), *_MODEL_ERRORS, pieces=(streams, _ref("ChatResponse"))
+                ),
             )
         },
         "/api/generate": {
             "post": _operation(
                 "Continue a prompt (NDJSON unless stream is false)",
                 _body(["model"], generate),
-                {
-                    **_answers(_ref("GenerateResponse"), *_MODEL_ERRORS),
-                    "200": {
-                        "description": "the answer, or its pieces",
-                        "content": {
-                            "application/json": {"schema": _ref("GenerateResponse")},
-                            streams: {"schema": _ref("GenerateResponse")},
-                        },
-                    },
-                },
+                _answers(
+                    _ref("GenerateResponse"),
+                    *_MODEL_ERRORS,
+                    pieces=(streams, _ref("GenerateResponse")),
+                ),
             )
         },
         "/api/embed": {
@@ -507,32 +504,18 @@ def document() -> dict[str, Any]:
             "post": _operation(
                 "Chat completions (SSE when streaming)",
                 _body(["model", "messages"], oai_chat, closed=True),
-                {
-                    **_answers(completion, *_MODEL_ERRORS, openai=True),
-                    "200": {
-                        "description": "the completion, or its chunks as server-sent events",
-                        "content": {
-                            "application/json": {"schema": completion},
-                            "text/event-stream": {"schema": _STRING},
-                        },
-                    },
-                },
+                _answers(
+                    completion, *_MODEL_ERRORS, openai=True, pieces=("text/event-stream", _STRING)
+                ),
             )
         },
         "/v1/completions": {
             "post": _operation(
                 "Completions of a prompt (SSE when streaming)",
                 _body(["model", "prompt"], {**_OPENAI_COMMON, "prompt": _STRING}, closed=True),
-                {
-                    **_answers(completion, *_MODEL_ERRORS, openai=True),
-                    "200": {
-                        "description": "the completion, or its chunks as server-sent events",
-                        "content": {
-                            "application/json": {"schema": completion},
-                            "text/event-stream": {"schema": _STRING},
-                        },
-                    },
-                },
+                _answers(
+                    completion, *_MODEL_ERRORS, openai=True, pieces=("text/event-stream", _STRING)
+                ),
             )
         },
         "/v1/embeddings": {
