@@ -6,7 +6,9 @@ prompts; ratios are printed against a baseline measured in this run:
   (1) one streaming client's tokens/s (client side, first chunk to last) against the
       engine alone (goal >= 0.95)
   (2) 4 clients at once: aggregate tokens/s against one client alone, and p50 / p95 time
-      to first token (requests for one model take turns: no batching yet)
+      to first token; beside it the same server taking requests in turn (`--parallel 1`),
+      and llama.cpp's own ceiling here: a bare decode loop of 4 sequences in one batch
+      against 1 (the most batching can give on this machine, whatever the server)
   (3) the same 4 clients against llama-cpp-python's server (`llama_cpp.server`, its
       `server` extra; skipped if it is not installed): aggregate tokens/s ratio, p95 TTFT
   (4) the server's RSS with two models loaded (smollm2 and gemma3)
@@ -126,6 +128,53 @@ def engine_alone(tokens: int) -> float:
         engine.close()
 
 
+def batched_ceiling(sequences: int, tokens: int) -> float:
+    """Tokens/s of a bare greedy loop on llama.cpp's C API decoding `sequences` sequences
+    in one batch per step (no server, no sampling chain, no text)."""
+    import llama_cpp
+    import numpy as np
+    from llama_cpp import Llama
+
+    from llmtui import library
+
+    path = str(library.find("smollm2:135m").spec().path)
+    threads = psutil.cpu_count(logical=False) or 1
+    llm = Llama(model_path=path, n_ctx=1, n_threads=threads, n_threads_batch=threads,
+                flash_attn=True, verbose=False)  # fmt: skip
+    params = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
+    params.n_ctx, params.n_batch, params.n_ubatch = 4096 * sequences, 512, 512
+    params.n_seq_max, params.kv_unified = sequences, False
+    ctx = llama_cpp.llama_init_from_model(llm.model, params)
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+    batch = llama_cpp.llama_batch_init(512, 0, 1)
+
+    def decode(items: list[tuple[int, int, int, bool]]) -> None:
+        batch.n_tokens = len(items)
+        for i, (token, position, sequence, logits) in enumerate(items):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0], batch.logits[i] = sequence, logits
+        assert llama_cpp.llama_decode(ctx, batch) == 0
+
+    try:
+        prompts = [llm.tokenize(p.encode()) for p in PROMPTS[:sequences]]
+        decode([(t, j, s, j == len(p) - 1) for s, p in enumerate(prompts)
+                for j, t in enumerate(p)])  # fmt: skip
+        ends = [sum(len(p) for p in prompts[: s + 1]) - 1 for s in range(sequences)]
+        positions = [len(p) for p in prompts]
+        began = time.perf_counter()
+        for _ in range(tokens):
+            chosen = [int(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i),
+                                                (n_vocab,)).argmax()) for i in ends]  # fmt: skip
+            decode([(t, positions[s], s, True) for s, t in enumerate(chosen)])
+            ends, positions = list(range(sequences)), [x + 1 for x in positions]
+        return sequences * tokens / (time.perf_counter() - began)
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        llama_cpp.llama_free(ctx)
+        llm.close()
+
+
 def p(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * (len(ordered) - 1) + 0.5))]
@@ -144,10 +193,15 @@ def main() -> int:
     ours_port = free_port()
     ours = f"http://127.0.0.1:{ours_port}"
     server = start([sys.executable, "-m", "llmtui", "serve", "--port", str(ours_port)], ours, "/")
+    turns_port = free_port()
+    turns = f"http://127.0.0.1:{turns_port}"
+    in_turn = start([sys.executable, "-m", "llmtui", "serve", "--port", str(turns_port),
+                     "--parallel", "1"], turns, "/")  # fmt: skip
     theirs_process = None
     try:
         asyncio.run(clients(ours, 1, 8))  # load outside the timings
-        one, four, ttft, alone = [], [], [], []
+        asyncio.run(clients(turns, 1, 8))
+        one, four, ttft, alone, four_turns, ttft_turns, raw1, raw4 = ([] for _ in range(8))
         for _ in range(args.rounds):
             alone.append(engine_alone(args.tokens))
             rate, _ = asyncio.run(clients(ours, 1, args.tokens))
@@ -155,12 +209,27 @@ def main() -> int:
             rate, firsts = asyncio.run(clients(ours, 4, args.tokens))
             four.append(rate)
             ttft += firsts
+            rate, firsts = asyncio.run(clients(turns, 4, args.tokens))
+            four_turns.append(rate)
+            ttft_turns += firsts
+            raw1.append(batched_ceiling(1, args.tokens))
+            raw4.append(batched_ceiling(4, args.tokens))
         single, base, together = (statistics.median(x) for x in (one, alone, four))
+        taking_turns = statistics.median(four_turns)
         print(f"(1) one client {single:.1f} tok/s, the engine alone {base:.1f}: "
               f"{single / base:.2f}   (goal >= 0.95)")  # fmt: skip
         print(f"(2) 4 clients at once {together:.1f} tok/s together: {together / single:.2f}x "
-              f"one client; time to first token p50 {p(ttft, 0.5) * 1000:.0f} ms, p95 "
-              f"{p(ttft, 0.95) * 1000:.0f} ms")  # fmt: skip
+              f"one client (goal >= 2x); time to first token p50 {p(ttft, 0.5) * 1000:.0f} "
+              f"ms, p95 {p(ttft, 0.95) * 1000:.0f} ms")  # fmt: skip
+        print(
+            f"    in turn (--parallel 1) {taking_turns:.1f} tok/s: batching "
+            f"{together / taking_turns:.2f}x; its time to first token p50 "
+            f"{p(ttft_turns, 0.5) * 1000:.0f} ms, p95 {p(ttft_turns, 0.95) * 1000:.0f} ms"
+        )
+        ceiling = statistics.median(a / b for a, b in zip(raw4, raw1, strict=True))
+        print(f"    llama.cpp's own ceiling here: a bare loop of 4 sequences in one batch "
+              f"{statistics.median(raw4):.1f} tok/s against 1 {statistics.median(raw1):.1f}: "
+              f"{ceiling:.2f}x")  # fmt: skip
         try:
             import llama_cpp.server  # noqa: F401  (its `server` extra)
         except ImportError:
@@ -192,7 +261,7 @@ def main() -> int:
               f"{rss / 2**20:.0f} MiB (models and KV caches: "
               f"{sum(m['size'] for m in loaded) / 2**20:.0f} MiB)")  # fmt: skip
     finally:
-        for process in (server, theirs_process):
+        for process in (server, in_turn, theirs_process):
             if process is not None:
                 process.terminate()
                 process.wait(30)

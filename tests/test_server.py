@@ -204,6 +204,28 @@ def test_a_client_that_goes_away_stops_its_generation(server: Server) -> None:
         time.sleep(0.1)
 
 
+def test_a_client_that_goes_away_gives_its_place_back() -> None:
+    one = Server("--parallel", "1", "--max-queue", "0")
+    story = {"model": "smollm2:135m", "prompt": "Write a long story about the sea.",
+             "options": {"num_predict": 2000, "temperature": 0}}  # fmt: skip
+    short = {"model": "smollm2:135m", "prompt": "Hi", "options": GREEDY, "stream": False}
+    try:
+        with httpx.stream("POST", f"{one.url}/api/generate", json=story, timeout=60) as reply:
+            lines = reply.iter_lines()
+            for _ in range(3):
+                assert not json.loads(next(lines))["done"]
+            assert httpx.post(f"{one.url}/api/generate", json=short).status_code == 503
+        deadline = time.monotonic() + 10
+        while (
+            said := httpx.post(f"{one.url}/api/generate", json=short, timeout=60)
+        ).status_code == 503:
+            assert time.monotonic() < deadline, "the place was not given back"
+            time.sleep(0.1)
+        assert said.status_code == 200 and said.json()["done_reason"] in ("stop", "length")
+    finally:
+        one.stop()
+
+
 def test_a_token_is_required_when_set_and_a_taken_port_is_one_line() -> None:
     class Guarded(Server):
         @property
@@ -455,24 +477,25 @@ def test_eight_clients_at_once_each_get_their_own_answer(server: Server) -> None
 
 
 def test_a_full_queue_answers_503_with_retry_after() -> None:
-    small = Server("--max-queue", "1")
+    small = Server("--parallel", "2", "--max-queue", "1")
     try:
         long = {"model": "smollm2:135m", "prompt": "Write a long story.",
                 "options": {"num_predict": 150, "temperature": 0}, "stream": False}  # fmt: skip
 
-        async def three() -> list[httpx.Response]:
+        async def four() -> list[httpx.Response]:
             async with httpx.AsyncClient(timeout=300) as http:
                 tasks = []
-                for _ in range(3):
+                for _ in range(4):
                     tasks.append(asyncio.ensure_future(
                         http.post(f"{small.url}/api/generate", json=long)))  # fmt: skip
-                    await asyncio.sleep(0.3)  # in order: answering, waiting, one too many
+                    # In order: two answered at once, one waiting, one too many.
+                    await asyncio.sleep(0.3)
                 return await asyncio.gather(*tasks)
 
-        replies = asyncio.run(three())
-        assert [r.status_code for r in replies] == [200, 200, 503]
-        assert replies[2].headers["retry-after"] == "2"
-        assert "busy" in replies[2].json()["error"]
+        replies = asyncio.run(four())
+        assert [r.status_code for r in replies] == [200, 200, 200, 503]
+        assert replies[3].headers["retry-after"] == "2"
+        assert "busy" in replies[3].json()["error"]
         openai_style = openai.OpenAI(base_url=f"{small.url}/v1", api_key="x", max_retries=0)
         assert openai_style.models.list().data  # the server goes on
     finally:

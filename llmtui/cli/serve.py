@@ -37,6 +37,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 64, or OLLAMA_MAX_QUEUE)",
     )
     serve.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests each model answers at once, in one context (default: as many as "
+        "memory allows, up to 4; or OLLAMA_NUM_PARALLEL); each holds a KV cache of num_ctx",
+    )
+    serve.add_argument(
         "--token",
         default=os.environ.get("LLMTUI_API_TOKEN"),
         help="require Authorization: Bearer TOKEN (default: LLMTUI_API_TOKEN)",
@@ -90,6 +98,7 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from llmtui.engine import Engine
+    from llmtui.engine.options import check_parallel, environment_parallel
     from llmtui.server.app import build_app
 
     host, port = address(args.host, args.port)
@@ -108,7 +117,11 @@ def serve_command(args: argparse.Namespace) -> int:
         queue = int(given)
     if queue < 0:
         raise ServeError(f"--max-queue must be 0 or more, not {queue}")
-    app = build_app(Engine(), token=args.token, loopback=loopback, origins=origins,
+    parallel = args.parallel
+    if parallel is None:
+        parallel = environment_parallel(os.environ)
+    engine = Engine(parallel=0 if parallel is None else check_parallel(parallel, "--parallel"))
+    app = build_app(engine, token=args.token, loopback=loopback, origins=origins,
                     queue=queue)  # fmt: skip
     print(f"llmtui: serving Ollama's API and OpenAI's (/v1) on http://{host}:{port}",
           file=sys.stderr, flush=True)  # fmt: skip

@@ -24,7 +24,13 @@ from llmtui.engine.llamalog import LOG
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
 from llmtui.engine.message import Message, PromptTemplate, Tool
 from llmtui.engine.native import SharedThread, openmp_build, run_inline
-from llmtui.engine.options import DEFAULTS, Options, environment_options
+from llmtui.engine.options import (
+    DEFAULTS,
+    Options,
+    check_parallel,
+    environment_options,
+    environment_parallel,
+)
 from llmtui.engine.request import Job, RequestHandle
 from llmtui.engine.spec import ModelSpec
 from llmtui.engine.tools import ToolError, call_grammar
@@ -54,6 +60,7 @@ class Engine:
         shared_thread: bool | None = None,
         threadpool: bool | None = None,
         probe_loads: bool = True,
+        parallel: int | None = None,
     ) -> None:
         LOG.install(log_path or paths.llama_log_path())
         errorlog.install()
@@ -66,6 +73,11 @@ class Engine:
         # request's options (a chat session lays the settings' [parameters], the model's
         # Modelfile and /set in them) come over these.
         self.defaults: Options = DEFAULTS.merged(environment_options(os.environ))
+        # Requests each model answers at once (worker.py), the rest queued: 1 unless asked
+        # (each costs a KV cache of num_ctx); 0 is as many as fit, up to 4.
+        if parallel is None:
+            parallel = environment_parallel(os.environ)
+        self.parallel = 1 if parallel is None else check_parallel(parallel)
         self.backend = detect_backend()
         # Where llama.cpp's work runs (see native.py): the caller's thread (each model's),
         # or one thread shared by all models, by default on an OpenMP build.
@@ -252,6 +264,7 @@ class Engine:
                     gpu_layers=state.gpu_layers,
                     layers=state.layers,
                     expires_at=None if worker.busy else worker.expires_at,
+                    parallel=state.parallel,
                 )
             )
         return models

@@ -51,6 +51,10 @@ class LlamaLog:
         self.offloaded = None
         self.kv_mib = 0.0
 
+    def new_context(self) -> None:
+        """A load makes a second context (several sequences): its KV figure, not both."""
+        self.kv_mib = 0.0
+
     def write(self, data: bytes) -> None:
         handle = self._file
         if handle is not None:

@@ -20,3 +20,4 @@ class LoadedModel:
     gpu_layers: int
     layers: int
     expires_at: float | None  # time.monotonic() deadline; None while busy or kept forever
+    parallel: int = 1  # requests it answers at once (its context's sequences)

@@ -237,3 +237,27 @@ def environment_options(environ: Mapping[str, str]) -> dict[str, Any]:
                     raise OptionError(f"{variable}={value}: {error}") from None
                 break
     return options
+
+
+PARALLEL_VARIABLES = ("LLMTUI_NUM_PARALLEL", "OLLAMA_NUM_PARALLEL")
+MOST_PARALLEL = 64
+AUTO_PARALLEL = 4  # answered at once where `parallel` is 0 (auto) and memory allows
+
+
+def check_parallel(value: int, source: str = "num_parallel") -> int:
+    """Requests a model answers at once: 0 (as many as fit, up to 4) to 64."""
+    if not 0 <= value <= MOST_PARALLEL:
+        raise OptionError(f"{source} is the number of requests a model answers at once: "
+                          f"0 (as memory allows) to {MOST_PARALLEL}, not {value}")  # fmt: skip
+    return value
+
+
+def environment_parallel(environ: Mapping[str, str]) -> int | None:
+    """`num_parallel` as the environment sets it (Ollama's OLLAMA_NUM_PARALLEL), if it does."""
+    for variable in PARALLEL_VARIABLES:
+        value = environ.get(variable, "").strip()
+        if value:
+            if not value.isdigit():
+                raise OptionError(f"{variable}={value}: not a number of requests")
+            return check_parallel(int(value), variable)
+    return None

@@ -56,11 +56,13 @@ class Sampler:
             llama_cpp.llama_sampler_accept(llama_cpp.llama_sampler_chain_get(self._chain, index),
                                            token)  # fmt: skip
 
-    def sample(self, ctx: llama_cpp.llama_context_p) -> int:
-        """The next token after the last decode (the chain accepts it itself)."""
+    def sample(self, ctx: llama_cpp.llama_context_p, index: int = -1) -> int:
+        """The next token from the logits of the last decode's token `index` (the chain
+        accepts it itself)."""
         if self._chain is not None:
-            return int(llama_cpp.llama_sampler_sample(self._chain, ctx, -1))
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), (self.n_vocab,))
+            return int(llama_cpp.llama_sampler_sample(self._chain, ctx, index))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, index),
+                                       (self.n_vocab,))  # fmt: skip
         return int(logits.argmax())
 
     def close(self) -> None:

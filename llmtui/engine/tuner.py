@@ -96,6 +96,17 @@ class ThreadTuner:
         self._since = CHECK - 2
         return self.current
 
+    def rebase(self) -> int:
+        """The work of a decode changed (sequences joined or left the batch): what was timed
+        before no longer compares. A probe under way goes back to the count it left."""
+        if self._probe is not None:
+            back = self._probe.back
+            self._probe = None
+            self._switch(back)
+        self._times.clear()
+        self._slow = 0
+        return self.current
+
     def observe(self, ns: int) -> int:
         """After a token that took `ns` to decode: the count for the next one."""
         probe = self._probe

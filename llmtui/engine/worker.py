@@ -1,10 +1,17 @@
 """The owner thread of one loaded model.
 
-It alone touches its `Llama`: it takes requests from a queue, one at a time, and reports
-through each request's handle. Generation is llmtui's own decode loop on llama.cpp's C API:
-one decode, one sample and one detokenised piece per token (llama-cpp-python's streaming
-re-detokenises the whole reply at every token, slowing as the reply grows), with the KV cache
-kept between requests so a conversation's next turn only evaluates its new tokens.
+It alone touches its `Llama`: it takes requests from a queue and reports through each
+request's handle. Generation is llmtui's own decode loop on llama.cpp's C API: one decode, one
+sample and one detokenised piece per token (llama-cpp-python's streaming re-detokenises the
+whole reply at every token, slowing as the reply grows), with the KV cache kept between
+requests so a conversation's next turn only evaluates its new tokens.
+
+A model loaded with `parallel` > 1 answers that many requests at once, as sequences of one
+context (continuous batching, as llama.cpp's server and Ollama's OLLAMA_NUM_PARALLEL do):
+each decode evaluates the next token of every sequence generating, and prompt tokens of those
+starting in the room left; a request that arrives meanwhile joins at the next decode. Each
+sequence (slot) keeps its own cache, and a request takes the free slot that shares the
+longest start with its prompt: a conversation's next turn finds its earlier ones.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +30,7 @@ import llama_cpp
 from llama_cpp import Llama
 
 from llmtui.engine import memory, probe
+from llmtui.engine.batch import Batch
 from llmtui.engine.detok import Detokenizer, StopMatcher
 from llmtui.engine.embedding import Embedder
 from llmtui.engine.errors import (
@@ -33,14 +40,15 @@ from llmtui.engine.errors import (
     ModelLoadError,
     OptionError,
 )
-from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
+from llmtui.engine.events import Done, LiveStats, Notice, Perf
 from llmtui.engine.gguf import GGUFHeader, check_adapter, read_header
 from llmtui.engine.llamalog import LOG
-from llmtui.engine.message import Message, PromptTemplate, RenderedPrompt, ToolCall
-from llmtui.engine.options import Options
+from llmtui.engine.message import Message, PromptTemplate, RenderedPrompt
+from llmtui.engine.options import AUTO_PARALLEL, Options
 from llmtui.engine.prompt import TemplatePrompt, TranscriptPrompt
 from llmtui.engine.request import Job, RequestHandle
 from llmtui.engine.sampler import Sampler
+from llmtui.engine.sequence import STATS_INTERVAL_NS, Sequence
 from llmtui.engine.spec import ModelSpec
 from llmtui.engine.system import physical_cores, rss_bytes
 from llmtui.engine.threadpool import ContextThreads
@@ -60,8 +68,6 @@ _CACHE_TYPES = {
 }
 _UNLOAD = "unload"
 _STOP = "stop"
-_STATS_INTERVAL_NS = 100_000_000  # live stats at most ten times a second
-_RATE_WINDOW = 32  # tokens over which the live tokens/s is measured
 
 
 class _StderrToLog(io.TextIOBase):
@@ -95,8 +101,13 @@ class _Loaded:
     threads: ContextThreads  # llama.cpp's threads, kept while the model is loaded
     tuner: ThreadTuner | None  # None: num_thread pins the count
     notes: tuple[str, ...]  # what the load could not do as asked, for the user
-    # The tokens now in the KV cache, in order: what the next request can reuse.
-    cached: list[int]
+    # Requests answered at once: the context's sequences (slots), each num_ctx long.
+    parallel: int
+    batch: Batch
+    own_context: bool  # `ctx` was made here (parallel > 1), not by the Llama
+    # The tokens in each slot's KV cache, in order: what the next request can reuse.
+    slots: list[list[int]]
+    slot_used: list[float]  # when each slot last ended a request (monotonic)
     warned_no_template: bool = False
     embedder: Embedder | None = None  # made on the first embedding request
     call_prefix: str | None = None  # what begins a tool call (tools.py), on first use
@@ -109,11 +120,15 @@ class ModelWorker:
         self.name = name
         self._engine = engine
         self._queue: queue.SimpleQueue[RequestHandle | str] = queue.SimpleQueue()
+        # Taken from the queue while sequences ran but not able to join them (another load,
+        # an embedding, an unload): served, in order, once they end.
+        self._held: deque[RequestHandle | str] = deque()
         self._loaded: _Loaded | None = None
         self.expires_at: float | None = None
+        self._keep_alive = 0.0  # that of the request taken up last
+        self._width = 1  # sequences in the decodes the tuner timed last
         self.retired = False
         self.busy = False
-        self._single = (llama_cpp.llama_token * 1)()
         self.thread = threading.Thread(target=self._run, name=f"llmtui-model:{name}", daemon=True)
 
     # -- called from other threads ------------------------------------------------------
@@ -128,7 +143,7 @@ class ModelWorker:
         self._queue.put(_STOP)
 
     def idle(self) -> bool:
-        return self._queue.empty() and not self.busy
+        return self._queue.empty() and not self._held and not self.busy
 
     @property
     def loaded(self) -> _Loaded | None:
@@ -147,7 +162,7 @@ class ModelWorker:
                 if self.expires_at is not None:
                     timeout = max(0.0, self.expires_at - time.monotonic())
                 try:
-                    item = self._queue.get(timeout=timeout)
+                    item = self._held.popleft() if self._held else self._queue.get(timeout=timeout)
                 except queue.Empty:
                     if self._engine.retire(self):
                         return
@@ -167,6 +182,7 @@ class ModelWorker:
         job = handle.job
         started = time.perf_counter_ns()
         self.busy = True
+        self._keep_alive = job.keep_alive
         try:
             load_duration = self._ensure_loaded(handle)
             if job.texts is not None:
@@ -174,19 +190,16 @@ class ModelWorker:
             elif job.messages is None and job.prompt is None:
                 handle.emit(self._load_only_done(started, load_duration))
             else:
-                self._generate(handle, started, load_duration)
+                self._answer(handle, started, load_duration)
         except EngineError as error:
             handle.fail(error)
         except Exception as error:  # never let one request kill the model's thread
-            log.exception("request on %s failed", self.name)
-            detail = repr(error)
-            detail = detail if len(detail) <= 200 else f"{detail[:200]}..."
-            handle.fail(EngineError(f"internal error in the engine: {detail} (see {LOG_HINT})"))
+            handle.fail(self._internal(error))
         finally:
             if self._loaded is not None:
                 self._loaded.threads.pause()
             self.busy = False
-            keep = job.keep_alive
+            keep = self._keep_alive
             self.expires_at = None if keep < 0 else time.monotonic() + keep
 
     # -- loading ------------------------------------------------------------------------
@@ -219,18 +232,24 @@ class ModelWorker:
         if kv_type != "f16" and not flash:
             notes.append(f"kv_cache_type {kv_type} needs flash attention, which is off: f16 used")
             kv_type = "f16"
-        estimate = memory.estimate(header, options.num_ctx, batch, kv_type)
+        parallel = self._engine.parallel
+        if not parallel:  # auto: as many as Ollama's old default where they fit
+            wide = memory.estimate(header, options.num_ctx * AUTO_PARALLEL, batch, kv_type)
+            parallel = AUTO_PARALLEL if wide.total <= self._engine.available_memory() else 1
+        estimate = memory.estimate(header, options.num_ctx * parallel, batch, kv_type)
         if self._engine.check_memory:
             available = self._engine.available_memory()
             if estimate.total > available and self._engine.make_room(estimate.total, self):
                 available = self._engine.available_memory()
             if estimate.total > available:
+                each = f" for each of {parallel} requests at once" if parallel > 1 else ""
+                fewer = ", fewer at once (num_parallel)" if parallel > 1 else ""
                 raise MemoryRefused(
                     f"{name} needs about {memory.human_bytes(estimate.total)} "
                     f"(weights {memory.human_bytes(estimate.weights)}, KV cache "
-                    f"{memory.human_bytes(estimate.kv_cache)} at num_ctx {options.num_ctx}) "
-                    f"but only {memory.human_bytes(available)} is available; "
-                    "lower num_ctx, or turn the memory check off to try anyway"
+                    f"{memory.human_bytes(estimate.kv_cache)} at num_ctx {options.num_ctx}"
+                    f"{each}) but only {memory.human_bytes(available)} is available; "
+                    f"lower num_ctx{fewer}, or turn the memory check off to try anyway"
                 )
         threads = options.num_thread or physical_cores()
         if self._engine.probe_loads:
@@ -242,7 +261,9 @@ class ModelWorker:
                 cache_type = _CACHE_TYPES[kv_type]
                 return Llama(
                     model_path=str(spec.path),
-                    n_ctx=options.num_ctx,
+                    # With several sequences the context is made below; the Llama's own is
+                    # then the smallest llama.cpp makes (256 cells, ~6 MB for SmolLM2).
+                    n_ctx=options.num_ctx if parallel == 1 else 1,
                     n_batch=batch,
                     n_ubatch=batch,
                     n_gpu_layers=options.num_gpu,
@@ -274,9 +295,20 @@ class ModelWorker:
                     f"llama.cpp could not load {name} from {spec.path}: {error} "
                     f"(details in {LOG.path})"
                 ) from None
+            ctx = llm.ctx
+            if parallel > 1:
+                LOG.new_context()
+                made = _sequences_context(llm, options.num_ctx, batch, parallel)
+                if made is None:
+                    llm.close()
+                    raise ModelLoadError(
+                        f"llama.cpp could not make a context of {parallel} sequences of "
+                        f"{options.num_ctx} tokens for {name} (details in {LOG.path})"
+                    )
+                ctx = made
             offloaded = LOG.offloaded
             kv_mib = LOG.kv_mib
-        threads_in_use = ContextThreads(llm.ctx, pooled=self._engine.threadpool)
+        threads_in_use = ContextThreads(ctx, pooled=self._engine.threadpool)
         threads_in_use.use(threads)
         tuner = None
         if not options.num_thread and self._engine.backend == "CPU":
@@ -298,16 +330,16 @@ class ModelWorker:
                 else template or TranscriptPrompt()
             )
         except Exception as error:
-            _close(llm, threads_in_use)
+            _close(llm, threads_in_use, ctx if parallel > 1 else None)
             raise ModelLoadError(f"the chat template of {name} is not valid: {error}") from None
         return _Loaded(
             llm=llm,
             header=header,
             identity=spec.load_identity(),
             load_key=options.load_key(),
-            ctx=llm.ctx,
+            ctx=ctx,
             vocab=vocab,
-            n_ctx=llm.n_ctx(),
+            n_ctx=llm.n_ctx() if parallel == 1 else llama_cpp.llama_n_ctx_seq(ctx),
             n_vocab=llama_cpp.llama_vocab_n_tokens(vocab),
             prompt=prompt,
             load_duration=time.perf_counter_ns() - started,
@@ -321,7 +353,13 @@ class ModelWorker:
             threads=threads_in_use,
             tuner=tuner,
             notes=tuple(notes),
-            cached=[],
+            parallel=parallel,
+            # llama.cpp caps the batch at the context size it was asked for (num_ctx 64 gives
+            # 64, though the context is padded to 256); a longer batch aborts the process.
+            batch=Batch(llama_cpp.llama_n_batch(ctx)),
+            own_context=parallel > 1,
+            slots=[[] for _ in range(parallel)],
+            slot_used=[0.0] * parallel,
         )
 
     def _unload(self) -> None:
@@ -329,7 +367,8 @@ class ModelWorker:
         if loaded is not None:
             if loaded.embedder is not None:
                 loaded.embedder.close()
-            _close(loaded.llm, loaded.threads)
+            loaded.batch.free()
+            _close(loaded.llm, loaded.threads, loaded.ctx if loaded.own_context else None)
 
     def _embed(self, handle: RequestHandle, started: int, load_duration: int) -> Done:
         loaded = self._loaded
@@ -409,7 +448,72 @@ class ModelWorker:
         text = rendered.text.encode("utf-8", errors="replace")
         return self._loaded.llm.tokenize(text, add_bos=not rendered.has_special, special=True)
 
-    def _generate(self, handle: RequestHandle, started: int, load_duration: int) -> None:
+    def _answer(self, first: RequestHandle, started: int, load_duration: int) -> None:
+        """Answer `first`, and every request that joins it while it runs, until all end."""
+        loaded = self._loaded
+        assert loaded is not None
+        sequences = [self._begin(first, started, load_duration, set())]
+        if loaded.tuner is not None:
+            loaded.threads.use(loaded.tuner.start())
+        with self._engine.generating(self):
+            try:
+                while sequences:
+                    self._admit(sequences)
+                    self._step(sequences)
+            except Exception as error:
+                failure = error if isinstance(error, EngineError) else self._internal(error)
+                for sequence in sequences:
+                    sequence.sampler.close()
+                    sequence.handle.fail(failure)
+
+    def _internal(self, error: Exception) -> EngineError:
+        """A bug's exception, logged, as the error its request ends with."""
+        log.exception("request on %s failed", self.name)
+        detail = repr(error)
+        detail = detail if len(detail) <= 200 else f"{detail[:200]}..."
+        return EngineError(f"internal error in the engine: {detail} (see {LOG_HINT})")
+
+    def _joins(self, item: RequestHandle | str) -> bool:
+        """Whether `item` can be answered beside the requests in flight: a generation on
+        the model as loaded."""
+        loaded = self._loaded
+        if not isinstance(item, RequestHandle) or loaded is None:
+            return False
+        job = item.job
+        return (
+            job.texts is None
+            and (job.messages is not None or job.prompt is not None)
+            and job.spec.load_identity() == loaded.identity
+            and job.options.load_key() == loaded.load_key
+        )
+
+    def _admit(self, sequences: list[Sequence]) -> None:
+        """Requests waiting join while a slot is free, in the order they came; the first
+        that cannot (another load, an embedding...) stops the joining until all end."""
+        loaded = self._loaded
+        assert loaded is not None
+        while len(sequences) < loaded.parallel and not self._held:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if not self._joins(item):
+                self._held.append(item)
+                return
+            assert isinstance(item, RequestHandle)
+            self._keep_alive = item.job.keep_alive
+            busy = {sequence.slot for sequence in sequences}
+            try:
+                sequences.append(self._begin(item, time.perf_counter_ns(), 0, busy))
+            except EngineError as error:
+                item.fail(error)
+            except Exception as error:  # its own failure: the others go on
+                item.fail(self._internal(error))
+
+    def _begin(
+        self, handle: RequestHandle, started: int, load_duration: int, busy: set[int]
+    ) -> Sequence:
+        """`handle`'s prompt, checked, in the free slot that shares most of it."""
         loaded = self._loaded
         assert loaded is not None
         job = handle.job
@@ -432,23 +536,30 @@ class ModelWorker:
             )
         budget = loaded.n_ctx - len(tokens)
         limit = budget if options.num_predict < 0 else min(options.num_predict, budget)
+        calls = self._call_reader(job)
         sampler = Sampler(options, loaded.n_vocab, loaded.n_ctx, loaded.vocab, job.grammar)
-        try:
-            with self._engine.generating(self):
-                self._decode_loop(
-                    handle,
-                    tokens,
-                    options,
-                    options.stop + template_stops,
-                    limit,
-                    sampler,
-                    started,
-                    load_duration,
-                )
-        finally:
-            sampler.close()
+        # The penalties look back over the prompt too, as in llama.cpp's own server.
+        for token in tokens[-sampler.history :] if sampler.history else ():
+            sampler.accept(token)
+        free = [slot for slot in range(loaded.parallel) if slot not in busy]
+        slot = max(free, key=lambda s: (_shared(loaded.slots[s], tokens), -loaded.slot_used[s]))
+        if loaded.parallel == 1:
+            llama_cpp.llama_perf_context_reset(loaded.ctx)
+        return Sequence(
+            handle=handle,
+            slot=slot,
+            tokens=tokens,
+            keep=self._reuse_prefix(slot, tokens),
+            limit=limit,
+            sampler=sampler,
+            detok=Detokenizer(loaded.vocab),
+            matcher=StopMatcher(options.stop + template_stops),
+            calls=calls,
+            started=started,
+            load_duration=load_duration,
+        )
 
-    def _continued(self, context: Sequence[int], tokens: list[int]) -> list[int]:
+    def _continued(self, context: tuple[int, ...], tokens: list[int]) -> list[int]:
         """The prompt after an earlier answer's tokens (without a second BOS)."""
         loaded = self._loaded
         assert loaded is not None
@@ -461,159 +572,118 @@ class ModelWorker:
             tokens = tokens[1:]
         return [*context, *tokens]
 
-    def _reuse_prefix(self, tokens: Sequence[int]) -> int:
-        """Drop from the KV cache what `tokens` does not share with it; return how many
-        leading tokens are kept (always at least one short of all, to get fresh logits)."""
+    def _reuse_prefix(self, slot: int, tokens: list[int]) -> int:
+        """Drop from `slot`'s KV cache what `tokens` does not share with it; return how
+        many leading tokens are kept (always at least one short of all, to get fresh
+        logits)."""
         loaded = self._loaded
         assert loaded is not None
-        cached = loaded.cached
-        keep = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            keep += 1
-        keep = min(keep, len(tokens) - 1)
+        cached = loaded.slots[slot]
+        keep = min(_shared(cached, tokens), len(tokens) - 1)
         mem = llama_cpp.llama_get_memory(loaded.ctx)
-        if not llama_cpp.llama_memory_seq_rm(mem, 0, keep, -1):
-            llama_cpp.llama_memory_clear(mem, True)
+        if not llama_cpp.llama_memory_seq_rm(mem, slot, keep, -1):
+            llama_cpp.llama_memory_seq_rm(mem, slot, -1, -1)
             keep = 0
         del cached[keep:]
         return keep
 
-    def _decode(self, tokens: Sequence[int]) -> None:
+    def _step(self, sequences: list[Sequence]) -> None:
+        """One decode: the next token of every sequence generating, then prompt tokens of
+        one sequence in the room left; then each sequence with fresh logits samples its
+        next token."""
         loaded = self._loaded
         assert loaded is not None
-        if len(tokens) == 1:
-            self._single[0] = tokens[0]
-            array = self._single
-        else:
-            array = (llama_cpp.llama_token * len(tokens))(*tokens)
-        status = llama_cpp.llama_decode(
-            loaded.ctx, llama_cpp.llama_batch_get_one(array, len(tokens))
-        )
+        ctx, batch, slots = loaded.ctx, loaded.batch, loaded.slots
+        for sequence in [s for s in sequences if s.handle.cancelled]:
+            self._end(sequences, sequence, "cancel")
+        batch.clear()
+        for sequence in sequences:
+            sequence.index = -1
+            token = sequence.next_token
+            if token is not None and batch.count < batch.size:
+                cache = slots[sequence.slot]
+                sequence.index = batch.add(token, len(cache), sequence.slot, True)
+                cache.append(token)
+                sequence.next_token = None
+        generating = batch.count
+        # One prompt per decode, the earliest first: it gets its first token after its own
+        # prompt, not after every prompt that came with it (the same work in all).
+        room = batch.size - batch.count
+        prompting = next((s for s in sequences if s.next_token is None and s.prompt_left), None)
+        prompting = prompting if room else None
+        if prompting is not None:
+            cache, tokens, slot = slots[prompting.slot], prompting.tokens, prompting.slot
+            start = prompting.evaluated
+            end = start + min(room, prompting.prompt_left)
+            prompting.prompt_started = prompting.prompt_started or time.perf_counter_ns()
+            for i in range(start, end):
+                index = batch.add(tokens[i], len(cache), slot, i == len(tokens) - 1)
+                cache.append(tokens[i])
+            if end == len(tokens):
+                prompting.index = index
+            prompting.evaluated = end
+        if not batch.count:
+            return
+        before = time.perf_counter_ns()
+        status = batch.decode(ctx)
+        after = time.perf_counter_ns()
         if status != 0:
-            mem = llama_cpp.llama_get_memory(loaded.ctx)
-            llama_cpp.llama_memory_clear(mem, True)
-            loaded.cached.clear()
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
+            for cache in slots:
+                cache.clear()
             if status == 1:
                 raise ContextOverflow("the context is full (num_ctx); raise num_ctx")
             raise EngineError(f"llama.cpp failed to evaluate the prompt (llama_decode: {status})")
-        loaded.cached.extend(tokens)
+        stats_now = self._tune(after - before, generating, prompting is not None)
+        if prompting is not None and not prompting.prompt_left:
+            prompting.prompt_done = after
+            prompting.next_stats = after + STATS_INTERVAL_NS
+        vocab, is_eog = loaded.vocab, llama_cpp.llama_vocab_is_eog
+        for sequence in [s for s in sequences if s.index >= 0]:
+            if sequence.count >= sequence.limit:  # num_predict 0: the prompt only
+                self._end(sequences, sequence, "length")
+                continue
+            token = sequence.sampler.sample(ctx, sequence.index)
+            now = time.perf_counter_ns()
+            reason = sequence.take(token, is_eog(vocab, token), now)
+            if reason is not None:
+                self._end(sequences, sequence, reason)
+            elif stats_now or sequence.stats_due(now):
+                cached = len(slots[sequence.slot])
+                sequence.handle.emit(self._live_stats(sequence.rate(), sequence.count, cached))
 
-    def _decode_loop(
-        self,
-        handle: RequestHandle,
-        tokens: list[int],
-        options: Options,
-        stops: tuple[str, ...],
-        limit: int,
-        sampler: Sampler,
-        started: int,
-        load_duration: int,
-    ) -> None:
+    def _tune(self, took: int, generating: int, prompting: bool) -> bool:
+        """The tuner times decodes of the same work: one token of each sequence generating,
+        as many as it timed before (a decode with prompt tokens is not timed). Whether the
+        thread count changed."""
         loaded = self._loaded
         assert loaded is not None
-        ctx, vocab = loaded.ctx, loaded.vocab
-        llama_cpp.llama_perf_context_reset(ctx)
-
-        # The penalties look back over the prompt too, as in llama.cpp's own server.
-        for token in tokens[-sampler.history :] if sampler.history else ():
-            sampler.accept(token)
-
         tuner = loaded.tuner
-        if tuner is not None:
-            loaded.threads.use(tuner.start())
-        keep = self._reuse_prefix(tokens)
-        prompt_started = time.perf_counter_ns()
-        # llama.cpp caps the batch at the context size it was asked for (num_ctx 64 gives 64,
-        # though the context is padded to 256); a longer batch aborts the process.
-        batch = llama_cpp.llama_n_batch(ctx)
-        for i in range(keep, len(tokens), batch):
-            if handle.cancelled:
-                break
-            self._decode(tokens[i : i + batch])
-        prompt_done = time.perf_counter_ns()
+        if tuner is None or prompting:
+            return False
+        if generating != self._width:
+            self._width = generating
+            threads = tuner.rebase()
+        else:
+            threads = tuner.observe(took)
+        if threads == loaded.threads.count:
+            return False
+        loaded.threads.use(threads)
+        return True  # the stats show the new count at once
 
-        detok = Detokenizer(vocab)
-        matcher = StopMatcher(stops)
-        calls = self._call_reader(handle.job)
-        parts: list[str] = []
-        reason = "cancel" if handle.cancelled else "length"
-        count = 0
-        first_token = 0
-        made: list[int] = []  # the answer's tokens (Ollama's `context` ends with them)
-        next_stats = prompt_done + _STATS_INTERVAL_NS
-        times: deque[int] = deque(maxlen=_RATE_WINDOW)
-        sample = sampler.sample
-        is_eog = llama_cpp.llama_vocab_is_eog
-        ignore_eos = handle.job.ignore_eos
-        hit = False  # a stop string matched: what followed it is dropped, not flushed
-        while reason != "cancel" and count < limit:
-            token = sample(ctx)
-            if is_eog(vocab, token) and not ignore_eos:
-                reason = "stop"
-                break
-            count += 1
-            made.append(token)
-            text, hit = matcher.feed(detok.piece(token))
-            now = time.perf_counter_ns()
-            times.append(now)
-            if not first_token:
-                first_token = now
-            if calls is not None:
-                text = calls.feed(text)
-            parts.append(text)
-            handle.emit(Chunk(text))
-            if hit:
-                reason = "stop"
-                break
-            if count >= limit:
-                break
-            if handle.cancelled:
-                reason = "cancel"
-                break
-            if tuner is None:
-                self._decode((token,))
-            else:
-                before = time.perf_counter_ns()
-                self._decode((token,))
-                threads = tuner.observe(time.perf_counter_ns() - before)
-                if threads != loaded.threads.count:
-                    loaded.threads.use(threads)
-                    next_stats = now  # the stats show the new count at once
-            if now >= next_stats:
-                next_stats = now + _STATS_INTERVAL_NS
-                handle.emit(self._live_stats(_window_rate(times), count, len(loaded.cached)))
-        tail = "" if hit else detok.flush() + matcher.flush()
-        called: tuple[ToolCall, ...] = ()
-        if calls is not None:
-            tail = calls.feed(tail)
-            rest, called = calls.finish()
-            tail += rest
-        if tail:
-            parts.append(tail)
-            handle.emit(Chunk(tail, 0))
-        finished = time.perf_counter_ns()
-        perf = llama_cpp.llama_perf_context(ctx)
-        handle.emit(self._live_stats(_window_rate(times), count, len(loaded.cached)))
-        handle.emit(
-            Done(
-                model=self.name,
-                text="".join(parts),
-                done_reason=reason,
-                total_duration=finished - started,
-                load_duration=load_duration,
-                prompt_eval_count=len(tokens) - keep,
-                prompt_eval_duration=prompt_done - prompt_started,
-                eval_count=count,
-                eval_duration=finished - prompt_done,
-                time_to_first_token=(first_token - started) if first_token else 0,
-                context_used=len(loaded.cached),
-                perf=Perf(perf.t_p_eval_ms, perf.n_p_eval, perf.t_eval_ms, perf.n_eval),
-                tool_calls=called,
-                context=(*tokens, *made) if handle.job.context is not None else (),
-            )
-        )
+    def _end(self, sequences: list[Sequence], sequence: Sequence, reason: str) -> None:
+        loaded = self._loaded
+        assert loaded is not None
+        sequences.remove(sequence)
+        perf = None
+        if loaded.parallel == 1:
+            own = llama_cpp.llama_perf_context(loaded.ctx)
+            perf = Perf(own.t_p_eval_ms, own.n_p_eval, own.t_eval_ms, own.n_eval)
+        cached = len(loaded.slots[sequence.slot])
+        done = sequence.finish(self.name, reason, cached, perf)
+        loaded.slot_used[sequence.slot] = time.monotonic()
+        sequence.handle.emit(self._live_stats(sequence.rate(), sequence.count, cached))
+        sequence.handle.emit(done)
 
     def _call_reader(self, job: Job) -> CallReader | None:
         loaded = self._loaded
@@ -668,21 +738,43 @@ class ModelWorker:
             eval_count=0,
             eval_duration=0,
             time_to_first_token=0,
-            context_used=len(loaded.cached),
+            context_used=max(len(cache) for cache in loaded.slots),
             perf=Perf(0.0, 0, 0.0, 0),
         )
 
 
-def _close(llm: Llama, threads: ContextThreads) -> None:
+def _sequences_context(
+    llm: Llama, num_ctx: int, batch: int, parallel: int
+) -> llama_cpp.llama_context_p | None:
+    """A context of `parallel` sequences of `num_ctx` each, made as the Llama made its own
+    (llama-cpp-python's Llama takes no sequence count). Each sequence has a KV stream of its
+    own (not unified): attention reads only its own cells, as Ollama sizes them."""
+    params = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
+    params.n_ctx = num_ctx * parallel
+    # Room for every sequence's next token in one decode, even at a num_batch below it.
+    params.n_batch = params.n_ubatch = max(batch, parallel)
+    params.n_seq_max = parallel
+    params.kv_unified = False
+    ctx: llama_cpp.llama_context_p | None = llama_cpp.llama_init_from_model(llm.model, params)
+    return ctx or None
+
+
+def _close(llm: Llama, threads: ContextThreads, own: llama_cpp.llama_context_p | None) -> None:
     threads.detach()
+    if own is not None:
+        llama_cpp.llama_free(own)  # before its model
     llm.close()
     threads.free()
 
 
-def _window_rate(times: deque[int]) -> float:
-    if len(times) < 2:
-        return 0.0
-    return (len(times) - 1) / ((times[-1] - times[0]) / 1e9)
+def _shared(cached: list[int], tokens: list[int]) -> int:
+    """How many leading tokens two lists share."""
+    count = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def _token_text(vocab: llama_cpp.llama_vocab_p, token: int) -> str:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmtui.engine import ContextOverflow, Engine, EngineError, OptionError
+from llmtui.engine.options import AUTO_PARALLEL
 from llmtui.engine.tools import ToolError
 from llmtui.server.models_api import ModelsApi
 from llmtui.server.ollama_api import OllamaApi
@@ -141,7 +142,8 @@ def build_app(
         if own_engine:
             engine.close()
 
-    admission = Admission(queue)
+    # Auto (0) answers up to AUTO_PARALLEL at once where memory allows, else one.
+    admission = Admission(queue, engine.parallel or AUTO_PARALLEL)
     described = document()
 
     async def openapi(request: Request) -> Response:

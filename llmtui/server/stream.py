@@ -101,18 +101,19 @@ async def begin(start: Callable[[EventQueue], RequestHandle]) -> Reply:
 
 
 class Admission:
-    """How many requests each model may hold: the one it answers (requests for one model
-    take turns on its thread) and `queue` waiting. One more is a 503 with Retry-After, as
-    Ollama answers when its queue (OLLAMA_MAX_QUEUE) is full: a client told to come back
-    is better than one that waits minutes for a socket timeout."""
+    """How many requests each model may hold: those it answers at once (`parallel`, its
+    sequences) and `queue` waiting. One more is a 503 with Retry-After, as Ollama answers
+    when its queue (OLLAMA_MAX_QUEUE) is full: a client told to come back is better than
+    one that waits minutes for a socket timeout."""
 
-    def __init__(self, queue: int) -> None:
+    def __init__(self, queue: int, parallel: int = 1) -> None:
         self.queue = queue
+        self.parallel = parallel
         self._held: dict[str, int] = {}
 
     async def begin(self, name: str, start: Callable[[EventQueue], RequestHandle]) -> Reply:
         held = self._held.get(name, 0)
-        if held > self.queue:
+        if held >= self.parallel + self.queue:
             raise ApiError(503, f"{name} is busy: {held} requests are ahead (the queue holds "
                                 f"{self.queue}); try again shortly", "model",
                            headers={"Retry-After": "2"})  # fmt: skip
