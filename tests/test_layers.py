@@ -17,7 +17,7 @@ def imported(module: str, what: str) -> bool:
 @pytest.mark.parametrize(
     "module",
     ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.cli", "llmtui.paths",
-     "llmtui.atomic", "llmtui.server.app"],
+     "llmtui.atomic", "llmtui.server.app", "llmtui.remote.routing"],
 )  # fmt: skip
 def test_core_does_not_import_textual(module: str) -> None:
     assert not imported(module, "textual")
@@ -27,6 +27,8 @@ def test_the_cli_loads_the_web_stack_only_to_serve() -> None:
     assert not imported("llmtui.cli", "starlette") and not imported("llmtui.cli", "uvicorn")
 
 
-@pytest.mark.parametrize("module", ["llmtui.engine", "llmtui.chat", "llmtui.library"])
+@pytest.mark.parametrize(
+    "module", ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.remote.routing"]
+)
 def test_the_chat_core_and_the_engines_types_do_not_load_llama_cpp(module: str) -> None:
     assert not imported(module, "llama_cpp")

@@ -148,6 +148,8 @@ class ChatSession:
     def has_template(self) -> bool:
         """Whether the model has a chat template (else it is a completion model)."""
         spec = self._spec()
+        if spec.served is not None:
+            return True  # the server applies the model's template (raw prompts aside)
         return bool(spec.template or read_header(spec.path).chat_template)
 
     def _spec(self) -> ModelSpec:
@@ -361,6 +363,8 @@ class ChatSession:
         if what == "template":
             source = spec.template if isinstance(spec.template, str) else None
             source = source or getattr(spec.template, "source", None)
+            if spec.served is not None and not source:
+                return f"{spec.served.remote} applies the model's own template."
             return (
                 source
                 or read_header(spec.path).chat_template
@@ -376,6 +380,8 @@ class ChatSession:
         info = model.info if model is not None else None
         facts = model_rows(info) if info is not None and not info.error else []
         rows = [("model", self.origin), *facts]
+        if (served := self._spec().served) is not None:
+            rows.append(("runs on", f"{served.remote} ({served.kind} at {served.url})"))
         stats = self.stats
         rows.append(("backend", "not loaded yet" if stats is None else stats.offload()))
         if stats is not None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from llmtui import __version__
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.store import ConversationStore, StoreError
-from llmtui.cli import chats, compare, embed, library, models, serve
+from llmtui.cli import chats, compare, embed, library, models, remote, serve
 from llmtui.cli.chat import LineChat, interactive
 from llmtui.cli.compare import CompareError
 from llmtui.cli.serve import ServeError
@@ -20,6 +20,8 @@ from llmtui.engine import Engine, EngineError, OptionError
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
 from llmtui.library.names import InvalidName
+from llmtui.remote.config import RemoteError
+from llmtui.remote.routing import RoutingEngine
 from llmtui.settings import load as load_settings
 
 
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_parser(commands)
     serve.add_parser(commands)
     embed.add_parser(commands)
+    remote.add_parser(commands)
     return parser
 
 
@@ -122,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a full disk is one line, not at exit
         return status
     except (UnknownModel, EngineError, OptionError, InvalidName, SessionError,
-            CompareError, ServeError) as error:  # fmt: skip
+            CompareError, ServeError, RemoteError) as error:  # fmt: skip
         print(f"Error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `llmtui run ... | head`
@@ -173,6 +176,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve.ps_command(args.host)
     if args.command == "embed":
         return embed.embed_command(args)
+    if args.command == "remote":
+        return remote.remote_command(args)
     if args.command == "tui":
         return _workbench(args.model, args.no_mouse)
     return _workbench(None, args.no_mouse)
@@ -204,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
     user, problems = load_settings()
     for problem in problems:
         print(f"llmtui: {problem}", file=sys.stderr)
-    engine = Engine(check_memory=not args.no_memory_check)
+    engine = RoutingEngine(lambda: Engine(check_memory=not args.no_memory_check))
     store = None if args.no_save else _store()
     try:
         # The settings' [parameters] sit under every chat, as in the workbench.

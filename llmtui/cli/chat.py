@@ -62,7 +62,11 @@ class LineChat:
     def _report(self, done: Done) -> None:
         if done.done_reason == "cancel":
             self.err.write("(stopped)\n")
-        if self.verbose:
+        if self.verbose and done.served_by:
+            whence = "its own figures" if done.figures == "server" else "figures measured here"
+            self.err.write(fmt.timings(done) + "\n")
+            self.err.write(f"ran on:               {done.served_by} ({whence})\n")
+        elif self.verbose:
             stats = self.session.stats
             self.err.write(fmt.timings(done) + "\n")
             where = stats.offload() if stats else "not loaded yet"

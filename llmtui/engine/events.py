@@ -103,6 +103,10 @@ class Done:
     tool_calls: tuple[ToolCall, ...] = ()
     # The tokens of prompt and answer, when the request asked (Ollama's `context`).
     context: tuple[int, ...] = ()
+    # Where it ran, for a model another server runs ("" here), and whence its figures:
+    # "server" (its own counts and durations) or "measured" (here, from what arrived).
+    served_by: str = ""
+    figures: str = "engine"
 
     @property
     def prompt_eval_rate(self) -> float:

@@ -62,6 +62,8 @@ class RequestHandle:
         self._watch = watch
         self._queue: queue.SimpleQueue[Event] | None = None if on_event else queue.SimpleQueue()
         self._cancel = threading.Event()
+        self._on_cancel: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
         self._finished = threading.Event()
         self.result: Done | Failed | None = None
         # The exact text the model was sent (after the template), once it is known.
@@ -69,7 +71,21 @@ class RequestHandle:
 
     def cancel(self) -> None:
         """Stop generating; the model checks before each next token."""
-        self._cancel.set()
+        with self._lock:
+            self._cancel.set()
+            callbacks, self._on_cancel = self._on_cancel, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the cancelling thread) when the request is cancelled; at
+        once if it is already. For work that waits on something else than tokens: a
+        remote server's next line."""
+        with self._lock:
+            if not self._cancel.is_set():
+                self._on_cancel.append(callback)
+                return
+        callback()
 
     @property
     def cancelled(self) -> bool:

@@ -11,6 +11,17 @@ from llmtui.engine.message import Message, PromptTemplate
 
 
 @dataclass(frozen=True)
+class ServedModel:
+    """A model another server runs (a remote: llmtui/remote/): where, and under what name."""
+
+    remote: str  # the remote's name in llmtui's remotes
+    kind: str  # "ollama" or "openai": the API it speaks
+    url: str  # its base URL (an OpenAI-compatible one ends with /v1)
+    model: str  # the model's name on the server
+    key_env: str | None = None  # the environment variable holding its API key
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A runnable model: a GGUF plus the defaults a Modelfile gives it."""
 
@@ -22,6 +33,9 @@ class ModelSpec:
     template: str | PromptTemplate | None = None
     messages: tuple[Message, ...] = ()
     adapter: Path | None = None
+    # Set for a model another server runs: `path` is then empty, and the engine that runs
+    # it is a remote one (llmtui/remote/).
+    served: ServedModel | None = None
 
     def load_identity(self) -> tuple[Path, Path | None]:
         """The parts whose change needs a different `Llama` (not just other requests)."""

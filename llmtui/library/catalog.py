@@ -303,7 +303,12 @@ def _size(path: Path) -> int:
 
 def find(text: str) -> LibraryModel:
     """The model called `text`; a name without a tag means its family's default tag
-    (`latest` if there is one, else its only or first tag). Hidden models are found too."""
+    (`latest` if there is one, else its only or first tag). Hidden models are found too;
+    REMOTE/MODEL is MODEL on the remote so named."""
+    from llmtui.library.remotes import served  # it builds LibraryModels: after them
+
+    if (model := served(text)) is not None:
+        return model
     try:
         wanted = names.parse(text)
     except names.InvalidName as error:

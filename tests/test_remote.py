@@ -1,0 +1,268 @@
+"""Remote engines: models other servers run, beside local ones (`llmtui remote`, REMOTE/MODEL).
+
+Against real servers on loopback — llmtui's own `llmtui serve` in its Ollama and OpenAI faces
+— and, for the faults a real server rarely shows on cue, a small stand-in that stalls, cuts a
+stream halfway, refuses a key, fails, or sends lines that are not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import GREEDY
+from serving import Server
+
+from llmtui.engine import Chunk, Done, Event, Message
+from llmtui.library import find
+from llmtui.remote import config
+from llmtui.remote.client import RemoteFailure, list_models
+from llmtui.remote.config import Remote, RemoteError
+from llmtui.remote.engine import RemoteEngine
+
+FRUIT = [Message("user", "Name a fruit.")]
+GARBLED = (
+    "odd sent a line that is not JSON: '<html>proxy error</html>' (after 5 characters, which stay)"
+)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def home_here(short_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home of the test's own, for this process too: remotes are written there."""
+    monkeypatch.setenv("LLMTUI_HOME", str(short_home))
+    return short_home
+
+
+@pytest.fixture
+def remotes(served: Server, home_here: Path) -> Iterator[None]:
+    config.add(Remote("here", "ollama", served.url))
+    config.add(Remote("here-v1", "openai", f"{served.url}/v1"))
+    yield
+
+
+def llmtui(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LLMTUI_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "llmtui", *args], capture_output=True,
+                          text=True, env=env, timeout=120)  # fmt: skip
+
+
+def test_remotes_are_added_listed_tested_and_removed(served: Server, home_here: Path) -> None:
+    short_home = home_here
+    said = llmtui("remote", "add", "team", served.url, home=short_home)
+    assert said.returncode == 0 and "its models are team/MODEL" in said.stdout
+    said = llmtui("remote", "add", "oa", f"{served.url}/v1/", "--key-env", "OA_KEY",
+                  home=short_home)  # fmt: skip
+    assert said.returncode == 0 and "openai at" in said.stdout  # /v1: OpenAI's API
+    listed = llmtui("remote", "list", "--json", home=short_home)
+    assert json.loads(listed.stdout) == [
+        {"name": "team", "kind": "ollama", "url": served.url, "key_env": None},
+        {"name": "oa", "kind": "openai", "url": f"{served.url}/v1", "key_env": "OA_KEY"},
+    ]
+    # The file holds the variable's name, never a key.
+    assert "OA_KEY" in (short_home / "config" / "remotes.toml").read_text()
+    tested = llmtui("remote", "test", "team", home=short_home)
+    assert tested.returncode == 0, tested.stderr
+    assert "team/smollm2:135m" in tested.stdout and "Q4_1" in tested.stdout
+    assert " ms, " in tested.stdout
+    keyless = llmtui("remote", "test", "oa", home=short_home)
+    assert keyless.returncode == 1
+    assert keyless.stderr.strip() == "Error: oa needs its key in $OA_KEY, which is not set"
+    gone = llmtui("remote", "rm", "oa", home=short_home)
+    assert gone.returncode == 0 and "Removed oa" in gone.stdout
+    assert [r.name for r in config.load()[0]] == ["team"]
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["add", "../x", "http://h"], "a remote's name is lower-case letters"),
+        (["add", "Team", "http://h"], "a remote's name is lower-case letters"),
+        (["add", "t", "ftp://h"], "a remote's URL is http://HOST"),
+        (["add", "t", "http://h", "--key-env", "sk-123"], "--key-env names an environment"),
+        (["rm", "nobody"], "no remote named 'nobody'"),
+        (["test", "nobody"], "no remote named 'nobody'"),
+    ],
+)
+def test_mistakes_in_remote_commands_are_one_line(
+    args: list[str], error: str, short_home: Path
+) -> None:
+    said = llmtui("remote", *args, home=short_home)
+    assert said.returncode == 1 and said.stdout == ""
+    assert said.stderr.startswith("Error: ") and error in said.stderr
+    assert len(said.stderr.strip().splitlines()) == 1
+
+
+def test_a_hand_edited_file_with_a_mistake_is_not_written_over(home_here: Path) -> None:
+    short_home = home_here
+    path = short_home / "config" / "remotes.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = '# mine\n[[remote]]\nname = "ok"\nurl = "http://h:1"\n\n[[remote]]\nname = 5\n'
+    path.write_text(text)
+    remotes, problems = config.load()
+    assert [r.name for r in remotes] == ["ok"] and "remote 2 ignored" in problems[0]
+    with pytest.raises(RemoteError, match="fix it by hand first"):
+        config.add(Remote("new", "ollama", "http://h:2"))
+    assert path.read_text() == text
+
+
+@pytest.mark.parametrize("remote", ["here", "here-v1"])
+def test_a_served_model_chats_as_a_local_one_does(
+    remotes: None, served: Server, remote: str
+) -> None:
+    model = find(f"{remote}/smollm2:135m")
+    assert model.path is None and model.source == f"remote {remote}"
+    engine = RemoteEngine()
+    events: list[Event] = []
+    done = engine.chat(model.spec(), FRUIT, GREEDY, on_event=events.append).wait(120)
+    assert done.text == "".join(e.text for e in events if isinstance(e, Chunk))
+    # The very answer the server gives its own clients.
+    direct = httpx.post(f"{served.url}/api/chat", timeout=120, json={
+        "model": "smollm2:135m", "messages": [{"role": "user", "content": "Name a fruit."}],
+        "options": GREEDY, "stream": False})  # fmt: skip
+    assert done.text == direct.json()["message"]["content"]
+    assert done.served_by == remote and done.eval_count == direct.json()["eval_count"]
+    # Ollama's figures are the server's own; OpenAI's usage counts, timed here.
+    assert done.figures == ("server" if remote == "here" else "measured")
+    assert done.eval_rate > 0 and done.done_reason == direct.json()["done_reason"]
+    completion = engine.generate(model.spec(), "The capital of France is", GREEDY).wait(120)
+    assert "Paris" in completion.text
+
+
+def test_stopping_a_served_answer_stops_the_server_too(remotes: None, served: Server) -> None:
+    engine = RemoteEngine()
+    seen: list[Event] = []
+    box: list[object] = []
+
+    def on_event(event: Event) -> None:
+        seen.append(event)
+        if sum(isinstance(e, Chunk) for e in seen) == 3:
+            box[0].cancel()  # type: ignore[attr-defined]
+
+    story = [Message("user", "Write a long story about the sea.")]
+    handle = engine.chat(find("here/smollm2:135m").spec(), story,
+                         {"num_predict": 2000, "temperature": 0}, on_event=on_event)  # fmt: skip
+    box.append(handle)
+    done = handle.wait(60)
+    assert done.done_reason == "cancel" and done.text
+    deadline = time.monotonic() + 10  # the server's model is idle again: it stopped
+    while not all(m["expires_at"] for m in httpx.get(f"{served.url}/api/ps").json()["models"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_a_served_model_in_llmtui_run(remotes: None, served: Server, short_home: Path) -> None:
+    said = llmtui("run", "here/smollm2:135m", "--verbose", "Name a fruit.", home=short_home)
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.strip() and "ran on:               here (its own figures)" in said.stderr
+    unknown = llmtui("run", "here/nope:1", "Hi", home=short_home)
+    assert unknown.returncode == 1 and "here has no model 'nope:1'" in unknown.stderr
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    """A server gone wrong, one way per model name."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._json(200, {"models": [{"name": "stall"}, {"name": "cut"}]})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        model = json.loads(self.rfile.read(length))["model"]
+        if model == "locked":
+            return self._json(401, {"error": "unauthorized"})
+        if model == "broken":
+            return self._json(500, {"error": "out of memory"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+        self._line({"message": {"content": "Hello"}, "done": False})
+        if model == "garbled":
+            self.wfile.write(b"<html>proxy error</html>\n")
+        elif model == "stall":
+            time.sleep(30)  # until the client hangs up
+        # "cut": the connection closes with no final line
+
+    def _line(self, value: object) -> None:
+        self.wfile.write(json.dumps(value).encode() + b"\n")
+        self.wfile.flush()
+
+    def _json(self, status: int, value: object) -> None:
+        body = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def stand_in(home_here: Path) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    config.add(Remote("odd", "ollama", url))
+    yield url
+    server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("model", "error"),
+    [
+        ("locked", "odd refused the key (none was sent: --key-env): 401 unauthorized"),
+        ("broken", "odd answered 500: out of memory"),
+        ("garbled", GARBLED),
+        ("cut", "odd closed the stream halfway"),
+    ],
+)
+def test_a_server_gone_wrong_is_one_sentence(stand_in: str, model: str, error: str) -> None:
+    chunks: list[str] = []
+    handle = RemoteEngine().chat(find(f"odd/{model}").spec(), FRUIT,
+                                 on_event=lambda e: chunks.append(getattr(e, "text", "")))  # fmt: skip
+    with pytest.raises(RemoteFailure) as failed:
+        handle.wait(30)
+    assert str(failed.value) == error
+    if model in ("garbled", "cut"):
+        assert "Hello" in chunks  # what arrived stays
+
+
+def test_stop_hangs_up_on_a_stalled_server(stand_in: str) -> None:
+    seen: list[Event] = []
+    handle = RemoteEngine().chat(find("odd/stall").spec(), FRUIT, on_event=seen.append)
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, Chunk) for e in seen):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    began = time.monotonic()
+    handle.cancel()
+    done = handle.wait(5)
+    assert isinstance(done, Done) and done.done_reason == "cancel" and done.text == "Hello"
+    assert time.monotonic() - began < 2  # not the 30 s the server would stall
+
+
+def test_an_unreachable_remote_is_one_sentence_and_quick(home_here: Path) -> None:
+    config.add(Remote("gone", "ollama", "http://127.0.0.1:9"))
+    began = time.monotonic()
+    with pytest.raises(RemoteFailure, match=r"^gone \(http://127.0.0.1:9\) is unreachable"):
+        list_models(config.find("gone"))  # type: ignore[arg-type]
+    with pytest.raises(RemoteFailure, match="is unreachable"):
+        RemoteEngine().chat(find("gone/x").spec(), FRUIT).wait(10)
+    assert time.monotonic() - began < 5
