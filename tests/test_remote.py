@@ -266,3 +266,32 @@ def test_an_unreachable_remote_is_one_sentence_and_quick(home_here: Path) -> Non
     with pytest.raises(RemoteFailure, match="is unreachable"):
         RemoteEngine().chat(find("gone/x").spec(), FRUIT).wait(10)
     assert time.monotonic() - began < 5
+
+
+def test_the_listing_shows_served_models_beside_local_ones_and_a_hung_remote_once(
+    remotes: None, home_here: Path
+) -> None:
+    import socket
+
+    hung = socket.socket()  # accepts connections into its backlog, never answers
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(4)
+    try:
+        config.add(Remote("hung", "ollama", f"http://127.0.0.1:{hung.getsockname()[1]}"))
+        said = llmtui("list", "--json", home=home_here)
+        assert said.returncode == 0, said.stderr
+        rows = {row["name"]: row for row in json.loads(said.stdout)}
+        assert rows["smollm2:135m"]["remote"] is None  # the local models, all there
+        served = rows["here/smollm2:135m"]
+        assert served["remote"] == "here" and served["sources"] == ["remote here"]
+        assert served["quantization"] == "Q4_1" and served["fit"] == "remote"
+        assert "here-v1/smollm2:135m" in rows
+        assert not any(name.startswith("hung/") for name in rows)
+        warned = [line for line in said.stderr.splitlines() if "hung" in line]
+        assert warned == [f"warning: hung (http://127.0.0.1:{hung.getsockname()[1]}) is "
+                          "unreachable: no answer in 0.4 s (its models are not listed)"]  # fmt: skip
+        # Remembered a short while: the next listing does not wait for it again.
+        again = llmtui("list", home=home_here)
+        assert "here/smollm2:135m" in again.stdout and "hung" in again.stderr
+    finally:
+        hung.close()

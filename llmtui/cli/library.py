@@ -15,11 +15,13 @@ from llmtui.engine import system
 from llmtui.library import list_models
 from llmtui.library.describe import count
 from llmtui.library.hub import HubError, pull, repo_files, search
+from llmtui.library.remotes import served_models
 
 
 def list_command(as_json: bool, include_hidden: bool) -> int:
     problems: list[str] = []
     models = list_models(problems, include_hidden=include_hidden)
+    models += served_models(problems)  # after the local ones, which a remote never hides
     user, _ = settings.load()
     kv_type = user.options().kv_cache_type  # what fit is judged at, as the engine loads
     available = system.available_memory()
@@ -30,8 +32,8 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
             rows.append({
                 "name": m.name, "id": m.id, "size": m.size, "modified": m.modified,
                 "sources": list(m.sources), "path": str(m.path) if m.path else None,
-                "parameters": m.info.parameters if m.info else None,
-                "quantization": m.info.quantization if m.info else None,
+                "parameters": m.info.parameters if m.info else m.served_as[0] or None,
+                "quantization": m.info.quantization if m.info else m.served_as[1] or None,
                 "architecture": m.info.architecture if m.info else None,
                 "context_length": m.info.context_length if m.info else None,
                 "chat_template": m.info.has_chat_template if m.info else None,
@@ -39,7 +41,7 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
                 "memory_estimate": estimate.total if estimate else None,
                 "num_ctx": user.num_ctx,
                 "fit": m.fit(user.num_ctx, available, kv_type),
-                "hidden": m.hidden, "error": m.broken,
+                "hidden": m.hidden, "error": m.broken, "remote": m.remote or None,
             })  # fmt: skip
         print(json.dumps(rows, indent=2))
     else:
@@ -47,12 +49,12 @@ def list_command(as_json: bool, include_hidden: bool) -> int:
             (
                 m.name,
                 m.id,
-                fmt.human_size(m.size),
+                fmt.human_size(m.size) if m.size or not m.remote else "-",
                 m.source + (" (hidden)" if m.hidden else ""),
-                count(m.info.parameters) if m.info and not m.broken else "-",
-                m.info.quantization if m.info and not m.broken else "-",
+                count(m.info.parameters) if m.info and not m.broken else m.served_as[0] or "-",
+                m.info.quantization if m.info and not m.broken else m.served_as[1] or "-",
                 m.fit(user.num_ctx, available, kv_type),
-                fmt.ago(m.modified),
+                fmt.ago(m.modified) if m.modified else "-",
             )
             for m in models
         ]

@@ -54,6 +54,10 @@ class LibraryModel:
     hidden: bool = False
     aliases: tuple[str, ...] = ()  # other names its sources give the same model
     shares_file_with: tuple[str, ...] = ()  # models that run the same file, other settings
+    # A model another server runs: the remote's name, and its parameters and quantisation
+    # as the server says them ("" where it does not).
+    remote: str = ""
+    served_as: tuple[str, str] = ("", "")
 
     @property
     def source(self) -> str:
@@ -78,7 +82,10 @@ class LibraryModel:
         return self.info.estimate(num_ctx, kv_cache_type=kv_cache_type)
 
     def fit(self, num_ctx: int, available: int, kv_cache_type: str = "f16") -> str:
-        """'fits', 'tight' or 'too big' for `available` bytes of memory; '?' unknown yet."""
+        """'fits', 'tight' or 'too big' for `available` bytes of memory; '?' unknown yet;
+        'remote' for a model another server runs."""
+        if self.remote:
+            return "remote"
         if self.broken:
             return "broken"
         estimate = self.estimate(num_ctx, kv_cache_type)
@@ -95,9 +102,7 @@ def file_notes(model: LibraryModel) -> list[str]:
     if model.aliases:
         notes.append(f"also named {', '.join(model.aliases)}")
     if model.shares_file_with:
-        notes.append(
-            f"shares its file with {', '.join(model.shares_file_with)} (other settings)"
-        )
+        notes.append(f"shares its file with {', '.join(model.shares_file_with)} (other settings)")
     return notes
 
 

@@ -35,8 +35,13 @@ class RemoteFailure(EngineError):
 @dataclass(frozen=True)
 class RemoteModel:
     name: str  # as the server names it
-    size: int  # bytes, 0 where the server does not say
-    details: str  # "8B Q4_K_M" where the server says, else ""
+    size: int = 0  # bytes, 0 where the server does not say
+    parameters: str = ""  # "8.0B", where the server says
+    quantization: str = ""  # "Q4_K_M", where the server says
+
+    @property
+    def details(self) -> str:
+        return " ".join(part for part in (self.parameters, self.quantization) if part)
 
 
 def headers(remote: Remote, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -89,7 +94,8 @@ def list_models(
     """The models the remote serves (RemoteFailure if it cannot say)."""
     url = _path(remote, "/api/tags", "/models")
     try:
-        reply = httpx.get(url, headers=headers(remote, environ), timeout=timeout)
+        limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
+        reply = httpx.get(url, headers=headers(remote, environ), timeout=limits)
     except httpx.HTTPError as error:
         raise unreachable(remote, error) from None
     if reply.status_code != 200:
@@ -98,7 +104,7 @@ def list_models(
         body = reply.json()
         if remote.kind == "ollama":
             return [_ollama_model(m) for m in body["models"]]
-        return [RemoteModel(str(m["id"]), 0, "") for m in body["data"]]
+        return [RemoteModel(str(m["id"])) for m in body["data"]]
     except (ValueError, KeyError, TypeError):
         raise RemoteFailure(f"{remote.name} answered {url} with something that is not "
                             f"{'Ollama' if remote.kind == 'ollama' else 'OpenAI'}'s "
@@ -107,12 +113,12 @@ def list_models(
 
 def _ollama_model(entry: dict[str, Any]) -> RemoteModel:
     details = entry.get("details") or {}
-    words = [details.get("parameter_size"), details.get("quantization_level")]
     size = entry.get("size")
     return RemoteModel(
         str(entry["name"]),
         size if isinstance(size, int) else 0,
-        " ".join(str(w) for w in words if w),
+        str(details.get("parameter_size") or ""),
+        str(details.get("quantization_level") or ""),
     )
 
 
