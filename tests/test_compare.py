@@ -112,7 +112,7 @@ def columns(*names: str) -> list[Column]:
 def test_columns_run_together_when_each_has_a_core_and_all_fit() -> None:
     two = columns("smollm2:135m", "gemma3:270m")
     assert choose_schedule(two, cores=2, available=20 * 2**30)[0] == TOGETHER
-    assert choose_schedule(two, cores=1, available=20 * 2**30) == (IN_TURN, "2 columns, 1 cores")
+    assert choose_schedule(two, cores=1, available=20 * 2**30) == (IN_TURN, "2 columns here, 1 cores")
     schedule, why = choose_schedule(two, cores=2, available=300 * 2**20)
     assert schedule == IN_TURN and why.startswith("together they need")
     cells = ask_all(two, "Hi there", TOGETHER)

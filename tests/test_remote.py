@@ -7,6 +7,7 @@ stream halfway, refuses a key, fails, or sends lines that are not JSON.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -295,3 +296,117 @@ def test_the_listing_shows_served_models_beside_local_ones_and_a_hung_remote_onc
         assert "here/smollm2:135m" in again.stdout and "hung" in again.stderr
     finally:
         hung.close()
+
+
+def test_a_comparison_mixes_local_and_served_columns(remotes: None, home_here: Path) -> None:
+    fast = ["--options", "num_predict=12", "--options", "temperature=0", "--seed", "1"]
+    said = llmtui("compare", "smollm2:135m", "here/smollm2:135m", "here-v1/smollm2:135m",
+                  "--prompt", "Say hi in five words.", "--json", *fast, home=home_here)  # fmt: skip
+    assert said.returncode == 0, said.stderr
+    # The served columns take nothing here: they run beside the local one.
+    assert "llmtui: columns run together (2 of 3 columns on other servers)" in said.stderr
+    [round_] = json.loads(said.stdout)
+    answers = {a["column"]: a for a in round_["answers"]}
+    assert [a["ran"] for a in answers.values()] == [
+        "here", "on here, its figures", "on here-v1, timed here"]  # fmt: skip
+    # The same model, greedy, the same seed: the same answer wherever it ran.
+    assert len({a["text"] for a in answers.values()}) == 1
+    assert all(a["tokens"] == 12 and a["tokens_per_second"] > 0 for a in answers.values())
+
+
+def test_a_modelfile_from_a_served_model(remotes: None, served: Server, home_here: Path) -> None:
+    modelfile = home_here / "Modelfile"
+    modelfile.write_text("FROM here/smollm2:135m\nSYSTEM You are a pirate.\n"
+                         "PARAMETER temperature 0\nPARAMETER num_predict 16\n")  # fmt: skip
+    made = llmtui("create", "pirate", "-f", str(modelfile), home=home_here)
+    assert made.returncode == 0, made.stderr
+    shown = llmtui("show", "pirate", home=home_here)
+    assert (
+        "runs on             here (ollama at" in shown.stdout
+        and "You are a pirate." in shown.stdout
+    )
+    said = llmtui("run", "pirate", "--verbose", "Who are you?", home=home_here)
+    assert said.returncode == 0, said.stderr
+    assert "ran on:               here (its own figures)" in said.stderr
+    # The Modelfile's lines went with the request: the server's own answer to the same.
+    direct = httpx.post(f"{served.url}/api/chat", timeout=120, json={
+        "model": "smollm2:135m", "stream": False,
+        "options": {"temperature": 0, "num_predict": 16},
+        "messages": [{"role": "system", "content": "You are a pirate."},
+                     {"role": "user", "content": "Who are you?"}]})  # fmt: skip
+    assert said.stdout.strip() == direct.json()["message"]["content"].strip()
+    # A template or adapter cannot apply to weights another server holds.
+    modelfile.write_text("FROM here/smollm2:135m\nTEMPLATE {{ .Prompt }}\n")
+    refused = llmtui("create", "templated", "-f", str(modelfile), home=home_here)
+    assert refused.returncode == 1
+    assert "2:1" in refused.stderr and "TEMPLATE: here/smollm2:135m runs on a remote" in (
+        refused.stderr
+    )
+    # llmtui serve serves this machine's models, not another server's.
+    from llmtui.server.requests import ApiError, model_named
+
+    with pytest.raises(ApiError, match="runs on the remote here: this server serves") as no:
+        asyncio.run(model_named("here/smollm2:135m"))
+    assert no.value.status == 404
+    # Its remote gone, the model says what it needs.
+    config.remove("here")
+    orphan = llmtui("run", "pirate", "Hi", home=home_here)
+    assert orphan.returncode == 1 and "there is no remote 'here' now" in orphan.stderr
+
+
+async def test_the_workbench_lists_and_chats_with_a_served_model(remotes: None) -> None:
+    from textual.widgets import DataTable
+    from workbench import ask, wait_for
+
+    from llmtui.settings import Settings
+    from llmtui.tui.app import Workbench
+    from llmtui.tui.chat import Reply
+    from llmtui.tui.library import LibraryPane
+
+    settings = Settings(keep_chats=False, parameters={"num_predict": 16, "temperature": 0})
+    app = Workbench("here/smollm2:135m", settings=settings)
+    async with app.run_test(size=(160, 45)) as pilot:
+        library = app.query_one(LibraryPane)
+        await wait_for(lambda: any(m.name == "here/smollm2:135m" for m in library.models))
+        row = library.query_one(DataTable).get_row("here/smollm2:135m")
+        assert row[2] == "Q4_1" and row[4] == "remote" and row[5] == "remote here"
+        await ask(pilot, app, "Name a fruit.")
+        await pilot.pause(0.2)
+        done = app.session.turns[-1].done
+        assert done is not None and done.served_by == "here" and done.text
+        assert "on here, its figures" in str(app.query_one(Reply).stats.render())
+        assert app.engine.loaded() == []  # llama.cpp's engine was never made
+
+
+def test_a_remote_on_llama_cpp_pythons_own_server(home_here: Path) -> None:
+    from serving import free_port
+
+    port = free_port()
+    gguf = find("smollm2:135m").spec().path
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias",
+         "smollm2", "--port", str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "it did not start"
+            time.sleep(0.3)
+        config.add(Remote("lcp", "openai", url))
+        assert [m.name for m in list_models(config.find("lcp"))] == ["smollm2"]  # type: ignore[arg-type]
+        events: list[Event] = []
+        done = RemoteEngine().chat(find("lcp/smollm2").spec(), FRUIT, GREEDY,
+                                   on_event=events.append).wait(120)  # fmt: skip
+        said = "".join(e.text for e in events if isinstance(e, Chunk))
+        assert done.text and done.text == said and done.served_by == "lcp"
+        assert done.eval_count > 0 and done.figures == "measured"
+    finally:
+        server.terminate()
+        server.wait(30)

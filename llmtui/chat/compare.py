@@ -58,6 +58,7 @@ class Cell:
     load_ms: float = 0.0
     done_reason: str = ""
     error: str | None = None
+    ran: str = "here"  # or the server that ran it, and whence the figures
 
 
 def column_settings(items: Sequence[str]) -> tuple[dict[str, Any], str | None]:
@@ -93,17 +94,22 @@ def choose_schedule(columns: Sequence[Column], cores: int, available: int) -> tu
     """TOGETHER or IN_TURN for these columns, and why, in a few words."""
     if len(columns) < 2:
         return IN_TURN, "one column"
+    # A model another server runs takes neither cores nor memory here.
+    local = [c for c in columns if c.session.spec is None or c.session.spec.served is None]
+    if len(local) < 2:
+        served = len(columns) - len(local)
+        return TOGETHER, f"{served} of {len(columns)} columns on other servers"
     # Columns on one model file share its loaded copy, which answers one at a time.
-    models = {column.session.spec.path for column in columns if column.session.spec}
+    models = {column.session.spec.path for column in local if column.session.spec}
     if len(models) < 2:
         return IN_TURN, "one model: its loaded copy answers one column at a time"
-    if len(columns) > cores:
-        return IN_TURN, f"{len(columns)} columns, {cores} cores"
-    needed = sum(_memory(column) for column in columns)
+    if len(local) > cores:
+        return IN_TURN, f"{len(local)} columns here, {cores} cores"
+    needed = sum(_memory(column) for column in local)
     memory = f"{human_bytes(needed)} of {human_bytes(available)} free"
     if needed > available * FREE:
         return IN_TURN, f"together they need {memory}"
-    return TOGETHER, f"{len(columns)} columns on {cores} cores, {memory}"
+    return TOGETHER, f"{len(local)} columns on {cores} cores, {memory}"
 
 
 def _memory(column: Column) -> int:
@@ -144,6 +150,7 @@ def cell_of(label: str, turn: Turn) -> Cell:
         label, turn.prompt, done.text, turn.outcome, tokens=done.eval_count,
         tokens_per_second=done.eval_rate, first_token_ms=done.time_to_first_token / 1e6,
         load_ms=done.load_duration / 1e6, done_reason=done.done_reason,
+        ran=done.place or "here",
     )  # fmt: skip
 
 

@@ -22,9 +22,10 @@ def stats_line(turn: Turn) -> str:
     if done is None:
         return turn.outcome.value
     ttft = done.time_to_first_token / 1e6
+    place = f" · {done.place}" if done.place else ""
     return (
         f"{done.eval_count} tokens · {done.eval_rate:.1f} tok/s · first token {ttft:.0f} ms · "
-        f"{done.done_reason}"
+        f"{done.done_reason}{place}"
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from llmtui import files
 from llmtui.chat import ChatSession
+from llmtui.chat.backend import ChatEngine
 from llmtui.chat.compare import (
     IN_TURN,
     TOGETHER,
@@ -29,6 +30,7 @@ from llmtui.engine.system import available_memory, physical_cores
 from llmtui.library import find
 from llmtui.library.create import build
 from llmtui.modelfile import ModelfileError, parse
+from llmtui.remote.routing import RoutingEngine
 from llmtui.settings import load as load_settings
 
 
@@ -90,7 +92,7 @@ def compare_command(args: argparse.Namespace) -> int:
     user, problems = load_settings()
     for problem in problems:
         print(f"llmtui: {problem}", file=sys.stderr)
-    engine = Engine()
+    engine = RoutingEngine(Engine)  # llama.cpp's only if a column is local
     try:
         columns = _columns(engine, args.models, args.file, user.parameters)
         for column in columns:
@@ -196,7 +198,7 @@ def _prompts(given: list[str], path: str | None) -> list[str]:
 
 
 def _columns(
-    engine: Engine, models: list[str], modelfiles: list[str], defaults: dict[str, Any]
+    engine: ChatEngine, models: list[str], modelfiles: list[str], defaults: dict[str, Any]
 ) -> list[Column]:
     columns = []
     for name in models:
@@ -230,10 +232,10 @@ def _read(path: Path) -> str:
 def _stats(cells: list[Cell]) -> str:
     rows = [
         [c.column, str(c.tokens), f"{c.tokens_per_second:.1f}", f"{c.first_token_ms:.0f} ms",
-         f"{c.load_ms:.0f} ms", c.done_reason or f"failed: {c.error}"]
+         f"{c.load_ms:.0f} ms", c.done_reason or f"failed: {c.error}", c.ran]
         for c in cells
     ]  # fmt: skip
-    return fmt.table(["COLUMN", "TOKENS", "TOK/S", "FIRST TOKEN", "LOAD", "DONE"], rows)
+    return fmt.table(["COLUMN", "TOKENS", "TOK/S", "FIRST TOKEN", "LOAD", "DONE", "RAN"], rows)
 
 
 def _text(rounds: list[tuple[str, list[Cell]]]) -> str:
@@ -251,12 +253,12 @@ def _markdown(rounds: list[tuple[str, list[Cell]]]) -> str:
     out = []
     for number, (prompt, cells) in enumerate(rounds, 1):
         out.append(f"## Prompt {number}\n\n> {prompt}\n")
-        out.append("| column | tokens | tok/s | first token | load | done |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("| column | tokens | tok/s | first token | load | done | ran |")
+        out.append("|---|---|---|---|---|---|---|")
         for c in cells:
             out.append(f"| {c.column} | {c.tokens} | {c.tokens_per_second:.1f} | "
                        f"{c.first_token_ms:.0f} ms | {c.load_ms:.0f} ms | "
-                       f"{c.done_reason or 'failed: ' + str(c.error)} |")  # fmt: skip
+                       f"{c.done_reason or 'failed: ' + str(c.error)} | {c.ran} |")  # fmt: skip
         for c in cells:
             out.append(f"\n### {c.column}\n\n{c.text.strip() if c.error is None else c.error}")
         out.append("")

@@ -59,8 +59,11 @@ def show_command(name: str, what: str | None) -> int:
     elif what == "system":
         print(modelfile.system or "")
     elif what == "template":
-        header = read_header(model.spec().path)
-        print(modelfile.template or header.chat_template or "{{ .Prompt }}")
+        if model.remote:
+            print(modelfile.template or f"(the remote {model.remote} applies the model's own)")
+        else:
+            header = read_header(model.spec().path)
+            print(modelfile.template or header.chat_template or "{{ .Prompt }}")
     elif what == "license":
         print("\n\n".join(modelfile.license))
     else:
@@ -70,6 +73,13 @@ def show_command(name: str, what: str | None) -> int:
 
 def _summary(model: LibraryModel, modelfile: Modelfile) -> None:
     info = model.info
+    if model.remote:
+        served = model.spec().served
+        assert served is not None
+        print(f"  Remote\n    {'runs on':<20}{served.remote} ({served.kind} at {served.url})")
+        print(f"    {'as':<20}{served.model}")
+        _settings(modelfile)
+        return
     if info is None or info.error:
         print(f"  {model.name} is broken: {info.error if info else 'no metadata'}")
         return
@@ -92,6 +102,10 @@ def _summary(model: LibraryModel, modelfile: Modelfile) -> None:
     print(f"\n  Source\n    {model.source}: {model.path}")
     for line in file_notes(model):
         print(f"    {line}")
+    _settings(modelfile)
+
+
+def _settings(modelfile: Modelfile) -> None:
     if modelfile.parameters:
         print("\n  Parameters")
         print("\n".join(f"    {line}" for line in parameter_lines(modelfile.parameters)))

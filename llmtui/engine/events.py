@@ -109,6 +109,14 @@ class Done:
     figures: str = "engine"
 
     @property
+    def place(self) -> str:
+        """Where a served model ran, and whence its figures, for a stats line ("" here)."""
+        if not self.served_by:
+            return ""
+        whence = "its figures" if self.figures == "server" else "timed here"
+        return f"on {self.served_by}, {whence}"
+
+    @property
     def prompt_eval_rate(self) -> float:
         return _rate(self.prompt_eval_count, self.prompt_eval_duration)
 

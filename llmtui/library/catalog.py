@@ -206,6 +206,19 @@ def _starter(starter: starters.Starter, infos: MetadataCache) -> tuple[LibraryMo
 
 
 def _created(manifest: Manifest, infos: MetadataCache) -> LibraryModel:
+    if manifest.served:
+        return LibraryModel(
+            name=manifest.name,
+            sources=("created",),
+            path=None,
+            size=0,
+            modified=manifest.created.timestamp(),
+            id=manifest.digest[:12],
+            description=f"created from {manifest.from_}, which a remote runs",
+            make_spec=lambda: _served_spec(manifest),
+            manifest=manifest,
+            remote=manifest.served.partition("/")[0],
+        )
     info = infos.info(manifest.path)
     return LibraryModel(
         name=manifest.name,
@@ -219,6 +232,20 @@ def _created(manifest: Manifest, infos: MetadataCache) -> LibraryModel:
         info=info,
         manifest=manifest,
     )
+
+
+def _served_spec(manifest: Manifest) -> ModelSpec:
+    """A created model whose base another server runs: that base, as its remote is named
+    now, with this model's SYSTEM, PARAMETER and MESSAGE lines."""
+    from llmtui.library.remotes import served  # it builds LibraryModels: after them
+
+    assert manifest.served is not None
+    base = served(manifest.served)
+    if base is None:
+        remote = manifest.served.partition("/")[0]
+        raise ValueError(f"{manifest.name} runs {manifest.served}, but there is no remote "
+                         f"{remote!r} now (llmtui remote add {remote} URL)")  # fmt: skip
+    return replace(manifest.spec(), path=Path(), served=base.spec().served)
 
 
 def list_models(

@@ -12,7 +12,7 @@ from typing import Any
 
 from llmtui.engine.errors import ModelFileError
 from llmtui.engine.gguf import check_adapter, read_header
-from llmtui.library import catalog, hfcache
+from llmtui.library import catalog, hfcache, remotes
 from llmtui.library.store import Manifest, Store, full_name, utc_now
 from llmtui.modelfile import Modelfile, ModelfileError
 
@@ -39,11 +39,22 @@ def _gguf_at(value: str, base_dir: Path, modelfile: Modelfile, key: str) -> Path
     return path.resolve()
 
 
-def _base(modelfile: Modelfile, base_dir: Path) -> tuple[Path, Manifest | None]:
+def _base(modelfile: Modelfile, base_dir: Path) -> tuple[Path, Manifest | None, str | None]:
+    """The base's GGUF, its manifest if it was created, and REMOTE/MODEL if another server
+    runs it (then the GGUF is none)."""
+    path, inherited = _local_base(modelfile, base_dir)
+    if path is not None:
+        return path, inherited, inherited.served if inherited else None
+    return Path(), None, modelfile.from_
+
+
+def _local_base(modelfile: Modelfile, base_dir: Path) -> tuple[Path | None, Manifest | None]:
     value = modelfile.from_
     line, column = modelfile.where.get("FROM", (1, 1))
     if looks_like_path(value):
         return _gguf_at(value, base_dir, modelfile, "FROM"), None
+    if remotes.served(value) is not None:  # REMOTE/MODEL before OWNER/REPO on the Hub
+        return None, None
     if hfcache.is_reference(value):
         try:
             return hfcache.cached_gguf(value), None
@@ -75,7 +86,14 @@ def build(name: str, modelfile: Modelfile, base_dir: Path) -> Manifest:
     target = full_name(name)
     if catalog.is_starter(target):
         raise ValueError(f"{target} is a starter model's name; choose another")
-    path, inherited = _base(modelfile, base_dir)
+    path, inherited, served = _base(modelfile, base_dir)
+    if served is not None:
+        for key, value in (("TEMPLATE", modelfile.template), ("ADAPTER", modelfile.adapter)):
+            if value:
+                line, column = modelfile.where.get(key, (1, 1))
+                raise ModelfileError(line, column, f"{key}: {served} runs on a remote, which "
+                                     "applies its own template and weights; on a remote "
+                                     "base, only SYSTEM, PARAMETER and MESSAGE apply")  # fmt: skip
     parameters: dict[str, Any] = dict(inherited.parameters) if inherited else {}
     parameters.update(modelfile.options())
     adapter = (
@@ -108,5 +126,6 @@ def build(name: str, modelfile: Modelfile, base_dir: Path) -> Manifest:
         messages=mine_or_base(modelfile.messages, "messages"),
         license=mine_or_base(modelfile.license, "license"),
         requires=modelfile.requires,
+        served=served,
     )
     return manifest

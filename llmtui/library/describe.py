@@ -16,7 +16,8 @@ def modelfile_of(model: LibraryModel) -> Modelfile:
     if model.manifest is not None:
         return model.manifest.modelfile()
     spec = model.spec()
-    base = model.name if model.sources == ("starter",) else str(spec.path)
+    named = model.sources == ("starter",) or model.remote
+    base = model.name if named else str(spec.path)
     template = spec.template if isinstance(spec.template, str) else None
     go_source = getattr(spec.template, "source", None)
     return Modelfile(

@@ -52,9 +52,7 @@ def remove_model(
             f"`ollama rm {model.name}` removes it"
         )
     assert model.path is not None
-    removed = [
-        what for part in split_parts(model.path) or [model.path] for what in _delete(part)
-    ]
+    removed = [what for part in split_parts(model.path) or [model.path] for what in _delete(part)]
     if not removed:
         raise ManageError(f"nothing was deleted: {model.path} is not there any more")
     set_hidden(model.name, hidden=False)

@@ -34,6 +34,9 @@ class Manifest:
     messages: tuple[tuple[str, str], ...] = ()
     license: tuple[str, ...] = ()
     requires: str | None = None
+    # REMOTE/MODEL, when the base is a model another server runs (`path` is then unused):
+    # SYSTEM, PARAMETER and MESSAGE go with each request to it.
+    served: str | None = None
 
     def spec(self) -> ModelSpec:
         return ModelSpec(
@@ -63,7 +66,7 @@ class Manifest:
         data: dict[str, Any] = {
             "name": self.name,
             "from": self.from_,
-            "path": str(self.path),
+            "path": "" if self.served else str(self.path),
             "created": self.created,
             "parameters": {k: list(v) if isinstance(v, tuple) else v
                            for k, v in self.parameters.items()},
@@ -75,6 +78,7 @@ class Manifest:
             ("template", self.template),
             ("adapter", self.adapter),
             ("requires", self.requires),
+            ("served", self.served),
         ):
             if value is not None:
                 data[key] = str(value)
@@ -99,6 +103,7 @@ class Manifest:
             messages=tuple((m["role"], m["content"]) for m in data.get("messages", [])),
             license=tuple(data.get("license", [])),
             requires=data.get("requires"),
+            served=data.get("served"),
         )
 
     @property

@@ -5,8 +5,9 @@ llama.cpp)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmtui.chat.backend import ChatEngine
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
 from llmtui.engine.message import Message
 from llmtui.engine.options import Options
@@ -14,23 +15,20 @@ from llmtui.engine.request import RequestHandle
 from llmtui.engine.spec import ModelSpec
 from llmtui.remote.engine import RemoteEngine
 
-if TYPE_CHECKING:
-    from llmtui.engine import Engine
-
 
 class RoutingEngine:
-    def __init__(self, make_local: Callable[[], Engine]) -> None:
+    def __init__(self, make_local: Callable[[], ChatEngine]) -> None:
         self._make_local = make_local
-        self._local: Engine | None = None
+        self._local: ChatEngine | None = None
         self.remote = RemoteEngine()
 
     @property
-    def local(self) -> Engine:
+    def local(self) -> ChatEngine:
         if self._local is None:
             self._local = self._make_local()
         return self._local
 
-    def _for(self, spec: ModelSpec) -> Engine | RemoteEngine:
+    def _for(self, spec: ModelSpec) -> ChatEngine:
         return self.remote if spec.served is not None else self.local
 
     def chat(
@@ -66,5 +64,7 @@ class RoutingEngine:
         return self._local.loaded() if self._local is not None else []
 
     def close(self) -> None:
-        if self._local is not None:
-            self._local.close()
+        """Close the local engine, if it was made (a remote request holds nothing)."""
+        close = getattr(self._local, "close", None)
+        if close is not None:
+            close()

@@ -69,9 +69,13 @@ async def model_named(name: str) -> LibraryModel:
     except names.InvalidName as error:
         raise ApiError(400, str(error), "model") from None
     try:
-        return await asyncio.to_thread(find, name)
+        model = await asyncio.to_thread(find, name)
     except UnknownModel as error:
         raise ApiError(404, str(error), "model") from None
+    if model.remote:  # a server in front of another would hide whose figures are whose
+        raise ApiError(404, f"{model.name} runs on the remote {model.remote}: this server "
+                            "serves the models of this machine", "model")  # fmt: skip
+    return model
 
 
 def options_of(given: Any, param: str = "options") -> dict[str, Any]:

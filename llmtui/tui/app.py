@@ -21,7 +21,9 @@ from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.compare import Column, Comparison, kept_columns
 from llmtui.engine import Engine
 from llmtui.library import LibraryModel, UnknownModel, find, list_models
+from llmtui.library.remotes import served_models
 from llmtui.modelfile import serialise
+from llmtui.remote.routing import RoutingEngine
 from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Transcript
 from llmtui.tui.chat_pane import ChatPane
@@ -103,7 +105,8 @@ class Workbench(AppOverrides[None]):
         self.settings = settings or Settings()
         self.problems = list(problems)
         self.wanted_theme = theme or self.settings.theme
-        self.engine = engine or Engine()
+        # Served models go to their servers; llama.cpp's engine is made for a local one.
+        self.engine = RoutingEngine(Engine if engine is None else lambda: engine)
         self._own_engine = engine is None
         self.model_name = model or self.settings.default_model
         self.session = ChatSession(self.engine, defaults=self.settings.parameters)
@@ -397,7 +400,7 @@ class Workbench(AppOverrides[None]):
         self.action_stop()
         models = self.query_one(LibraryPane).models
         if not models:  # Ctrl+G before the library pane's first listing came back
-            models = await asyncio.to_thread(list_models)
+            models = await asyncio.to_thread(lambda: list_models() + served_models([]))
         names = [model.name for model in models]
         sources = [*names, BUFFER]
         chosen, blind = self._compared or ([(self.session.origin, self._chat_settings())], False)

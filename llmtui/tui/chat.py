@@ -186,9 +186,10 @@ class Reply(Freezable, Vertical):
         await self.markdown.update(text or "*(no answer)*")
         if done is not None:
             ttft = done.time_to_first_token / 1e6
+            place = f" · {done.place}" if done.place else ""
             self.stats.update(
                 f"{done.eval_count} tokens · {done.eval_rate:.1f} tok/s · "
-                f"first token {ttft:.0f} ms · {done.done_reason}"
+                f"first token {ttft:.0f} ms · {done.done_reason}{place}"
             )
 
     async def failed(self, error: str) -> None:

@@ -164,8 +164,9 @@ class CompareColumn(Vertical):
         if isinstance(final, Done):
             if reply is not None:
                 await reply.finish(final, final.text)
+            place = f" · {final.place}" if final.place else ""
             self.show_figures(f"{final.eval_rate:.1f} tok/s · {final.eval_count} tokens · "
-                      f"first token {final.time_to_first_token / 1e6:.0f} ms")  # fmt: skip
+                      f"first token {final.time_to_first_token / 1e6:.0f} ms{place}")  # fmt: skip
         elif isinstance(final, Failed):
             if reply is not None:
                 await reply.failed(str(final.error))

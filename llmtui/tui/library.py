@@ -18,6 +18,7 @@ from llmtui.library import LibraryModel, list_models
 from llmtui.library.catalog import file_notes
 from llmtui.library.manage import ManageError, copy_model, remove_model
 from llmtui.library.names import InvalidName
+from llmtui.library.remotes import served_models
 from llmtui.tui.dialogs import Ask, Confirm
 from llmtui.tui.modelfile_pane import name_problem
 from llmtui.tui.pull import PullDialog
@@ -81,7 +82,9 @@ class LibraryPane(Vertical):
         """Read the library again; then highlight `select` (a name or reference) if given,
         and if `say`, tell how many models were found."""
         problems: list[str] = []
-        models = list_models(problems)
+        # Served models after the local ones: a remote that is down delays this 0.4 s at
+        # most (on this worker's thread), and hides nothing.
+        models = list_models(problems) + served_models(problems)
         self.post_message(self.Loaded(models, problems, select, say))
 
     @on(Loaded)
@@ -116,9 +119,11 @@ class LibraryPane(Vertical):
             info = model.info
             table.add_row(
                 model.name,
-                f"{info.parameters / 1e6:.0f}M" if info and not info.error else "-",
-                info.quantization if info and not info.error else "-",
-                human_bytes(model.size),
+                f"{info.parameters / 1e6:.0f}M"
+                if info and not info.error
+                else model.served_as[0] or "-",
+                info.quantization if info and not info.error else model.served_as[1] or "-",
+                human_bytes(model.size) if model.size or not model.remote else "-",
                 model.fit(self.num_ctx, available, self.kv_cache_type),
                 model.source,
                 key=model.name,
