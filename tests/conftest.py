@@ -27,7 +27,7 @@ for variable in ("OLLAMA_MODELS", "HF_HUB_CACHE", "HF_ENDPOINT", "XDG_CACHE_HOME
     os.environ.pop(variable, None)
 
 from llmtui import library  # noqa: E402
-from llmtui.engine import Engine, ModelSpec  # noqa: E402
+from llmtui.engine import Chunk, Engine, Event, ModelSpec, RequestHandle  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +78,27 @@ def gemma3() -> ModelSpec:
 
 # Greedy and short: fast, and the same text every time.
 GREEDY = {"temperature": 0, "num_predict": 32, "seed": 7}
+
+
+class CancelAfter:
+    """A request's `on_event` that cancels it once `chunks` chunks have come (from within
+    the last one's event, as a user's Esc lands between two tokens). Set `handle` to the
+    request's handle as soon as it is made."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+        self.seen: list[Event] = []
+        self.handle: RequestHandle | None = None
+
+    def __call__(self, event: Event) -> None:
+        self.seen.append(event)
+        if sum(isinstance(e, Chunk) for e in self.seen) == self.chunks:
+            assert self.handle is not None
+            self.handle.cancel()
+
+    @property
+    def text(self) -> str:
+        return "".join(e.text for e in self.seen if isinstance(e, Chunk))
 
 
 def script(*lines: str | type[BaseException]) -> Callable[[str], str]:

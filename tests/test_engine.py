@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import llama_cpp
 import pytest
-from conftest import GREEDY
+from conftest import GREEDY, CancelAfter
 from llama_cpp import Llama
 
 from llmtui.engine import (
@@ -103,21 +103,12 @@ def test_stop_strings(engine: Engine, smollm2: ModelSpec) -> None:
 
 def test_cancel_within_one_token_and_model_stays(engine: Engine, smollm2: ModelSpec) -> None:
     story = [Message("user", "Tell me a long story about a dragon.")]
-    seen: list[Event] = []
-    handle_box: list[object] = []
-
-    def on_event(event: Event) -> None:
-        seen.append(event)
-        chunks = sum(1 for e in seen if isinstance(e, Chunk))
-        if chunks == 5:
-            handle_box[0].cancel()  # type: ignore[attr-defined]
-
-    handle = engine.chat(smollm2, story, {**GREEDY, "num_predict": 500}, on_event=on_event)
-    handle_box.append(handle)
-    done = handle.wait(timeout=60)
+    stop = CancelAfter(5)
+    stop.handle = engine.chat(smollm2, story, {**GREEDY, "num_predict": 500}, on_event=stop)
+    done = stop.handle.wait(timeout=60)
     assert done.done_reason == "cancel"
     assert done.eval_count == 5  # cancelled after the 5th token: not one more
-    assert done.text == "".join(e.text for e in seen if isinstance(e, Chunk))
+    assert done.text == stop.text
     assert done.text
     after = engine.chat(smollm2, HAIKU, GREEDY).wait()
     assert after.eval_count > 0
@@ -325,7 +316,10 @@ def test_every_attention_setting_is_still_the_same_model(
     part from flash attention off after a near-tie (bench/fidelity.py measures where); what
     they must not change is what the model knows."""
     options = {**GREEDY, "num_predict": 40, "flash_attention": flash, "kv_cache_type": kind}
-    facts = {"What is the capital of France?": "Paris", "Who wrote Romeo and Juliet?": "Shakespeare"}
+    facts = {
+        "What is the capital of France?": "Paris",
+        "Who wrote Romeo and Juliet?": "Shakespeare",
+    }
     for question, answer in facts.items():
         done = engine.chat(smollm2, [Message("user", question)], options).wait()
         assert answer in done.text

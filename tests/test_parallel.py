@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Mapping
 
 import pytest
-from conftest import GREEDY
+from conftest import GREEDY, CancelAfter
 
 from llmtui.engine import (
     Chunk,
@@ -87,18 +87,10 @@ def test_a_fourth_request_waits_for_a_free_sequence(three: Engine, smollm2: Mode
 
 def test_a_cancelled_sequence_ends_alone(three: Engine, smollm2: ModelSpec) -> None:
     others = [three.chat(smollm2, [Message("user", p)], LONG) for p in PROMPTS[:2]]
-    seen: list[Event] = []
-    box: list[object] = []
-
-    def on_event(event: Event) -> None:
-        seen.append(event)
-        if sum(isinstance(e, Chunk) for e in seen) == 4:
-            box[0].cancel()  # type: ignore[attr-defined]
-
+    stop = CancelAfter(4)
     story = [Message("user", "Tell me a long story about a dragon.")]
-    handle = three.chat(smollm2, story, {**GREEDY, "num_predict": 400}, on_event=on_event)
-    box.append(handle)
-    cancelled = handle.wait(60)
+    stop.handle = three.chat(smollm2, story, {**GREEDY, "num_predict": 400}, on_event=stop)
+    cancelled = stop.handle.wait(60)
     assert cancelled.done_reason == "cancel" and cancelled.eval_count == 4
     for other, prompt in zip(others, PROMPTS, strict=False):
         assert other.wait(120).text == ask(three, smollm2, prompt).text

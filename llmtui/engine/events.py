@@ -110,11 +110,12 @@ class Done:
 
     @property
     def place(self) -> str:
-        """Where a served model ran, and whence its figures, for a stats line ("" here)."""
+        """Where a served model ran, for a stats line ("" here): "on team", its own
+        figures; "on team, timed here" where the server gave none. Short: it ends a line
+        that must fit a chat pane's width."""
         if not self.served_by:
             return ""
-        whence = "its figures" if self.figures == "server" else "timed here"
-        return f"on {self.served_by}, {whence}"
+        return f"on {self.served_by}" + ("" if self.figures == "server" else ", timed here")
 
     @property
     def prompt_eval_rate(self) -> float:
