@@ -45,7 +45,7 @@ llama-bench: $(VENV)/.installed
 
 # The SVGs in screenshots/ are saved by the app itself (save_screenshot) in these tests.
 screenshots: $(VENV)/.installed-test
-	LLMTUI_SCREENSHOTS=screenshots $(BIN)/python -m pytest -q tests/test_tui.py tests/test_compare_tui.py -k screenshot
+	LLMTUI_SCREENSHOTS=screenshots $(BIN)/python -m pytest -q tests/test_tui.py tests/test_compare_tui.py tests/test_remote.py -k screenshot
 
 $(VENV)/.created:
 	$(PYTHON) -c 'import sys; sys.exit("llmtui needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'

@@ -345,9 +345,9 @@ def test_a_modelfile_from_a_served_model(remotes: None, served: Server, home_her
     assert orphan.returncode == 1 and "there is no remote 'here' now" in orphan.stderr
 
 
-async def test_the_workbench_lists_and_chats_with_a_served_model(remotes: None) -> None:
+async def test_screenshot_of_the_workbench_chatting_with_a_served_model(remotes: None) -> None:
     from textual.widgets import DataTable
-    from workbench import ask, wait_for
+    from workbench import SCREENSHOTS, ask, wait_for
 
     from llmtui.settings import Settings
     from llmtui.tui.app import Workbench
@@ -366,6 +366,8 @@ async def test_the_workbench_lists_and_chats_with_a_served_model(remotes: None) 
         done = app.session.turns[-1].done
         assert done is not None and done.served_by == "here" and done.text
         assert str(app.query_one(Reply).stats.render()).endswith(" · on here")
+        path = app.save_screenshot(filename="served-model.svg", path=str(SCREENSHOTS))
+        assert "on&#160;here" in Path(path).read_text()  # the stats line, as drawn
         assert app.engine.loaded() == []  # llama.cpp's engine was never made
 
 
