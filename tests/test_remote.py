@@ -305,7 +305,17 @@ def test_a_comparison_mixes_local_and_served_columns(remotes: None, home_here: P
     assert all(a["tokens"] == 12 and a["tokens_per_second"] > 0 for a in answers.values())
 
 
-def test_a_modelfile_from_a_served_model(remotes: None, served: Server, home_here: Path) -> None:
+@pytest.fixture
+def pirate(home_here: Path) -> Iterator[None]:
+    """The model the test creates is removed after it: the store is the session's (a
+    short home links to it), and another test counts its models."""
+    yield
+    llmtui("rm", "pirate", home=home_here)
+
+
+def test_a_modelfile_from_a_served_model(
+    remotes: None, served: Server, home_here: Path, pirate: None
+) -> None:
     modelfile = home_here / "Modelfile"
     modelfile.write_text("FROM here/smollm2:135m\nSYSTEM You are a pirate.\n"
                          "PARAMETER temperature 0\nPARAMETER num_predict 16\n")  # fmt: skip
