@@ -43,9 +43,11 @@ bench: $(VENV)/.installed
 llama-bench: $(VENV)/.installed
 	bench/build-llama-bench $(BIN)/python
 
-# The SVGs in screenshots/ are saved by the app itself (save_screenshot) in these tests.
+# The SVGs in screenshots/ are saved by the app itself (save_screenshot) in these tests; the
+# web workbench's PNG by the browser (Chromium) that its test drives.
 screenshots: $(VENV)/.installed-test
 	LLMTUI_SCREENSHOTS=screenshots $(BIN)/python -m pytest -q tests/test_tui.py tests/test_compare_tui.py tests/test_remote.py -k screenshot
+	LLMTUI_SCREENSHOTS=$(CURDIR)/screenshots $(BIN)/python -m pytest -q tests/test_web.py -k browser
 
 $(VENV)/.created:
 	$(PYTHON) -c 'import sys; sys.exit("llmtui needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'

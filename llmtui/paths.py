@@ -57,6 +57,11 @@ def llama_log_path() -> Path:
     return state_dir() / "llama.log"
 
 
+def web_engine_log_path() -> Path:
+    """The output of the `llmtui serve` that `llmtui web` starts for its tabs."""
+    return state_dir() / "web-engine.log"
+
+
 def ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path

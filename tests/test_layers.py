@@ -17,7 +17,8 @@ def imported(module: str, what: str) -> bool:
 @pytest.mark.parametrize(
     "module",
     ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.cli", "llmtui.paths",
-     "llmtui.atomic", "llmtui.server.app", "llmtui.remote.routing"],
+     "llmtui.atomic", "llmtui.server.app", "llmtui.remote.routing", "llmtui.web.server",
+     "llmtui.web.engine", "llmtui.remote.shared"],
 )  # fmt: skip
 def test_core_does_not_import_textual(module: str) -> None:
     assert not imported(module, "textual")
@@ -28,7 +29,10 @@ def test_the_cli_loads_the_web_stack_only_to_serve() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.remote.routing"]
-)
+    "module",
+    # A web workbench's tab runs its models on the shared server: never in its own process.
+    ["llmtui.engine", "llmtui.chat", "llmtui.library", "llmtui.remote.routing",
+     "llmtui.remote.shared", "llmtui.web.server", "llmtui.tui.app", "llmtui.cli"],
+)  # fmt: skip
 def test_the_chat_core_and_the_engines_types_do_not_load_llama_cpp(module: str) -> None:
     assert not imported(module, "llama_cpp")

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from llmtui import __version__
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.store import ConversationStore, StoreError
-from llmtui.cli import chats, compare, embed, library, models, remote, serve
+from llmtui.cli import chats, compare, embed, library, models, remote, serve, web
 from llmtui.cli.chat import LineChat, interactive
 from llmtui.cli.compare import CompareError
 from llmtui.cli.serve import ServeError
-from llmtui.engine import Engine, EngineError, OptionError
+from llmtui.engine import EngineError, OptionError, make_engine
 from llmtui.engine.options import parse_keep_alive
 from llmtui.library import UnknownModel, find
 from llmtui.library.names import InvalidName
@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("model", metavar="MODEL", nargs="?", help="the model to open on")
     tui.add_argument(
         "--no-mouse", action="store_true", help="turn mouse reporting off (slow links)"
+    )
+    tui.add_argument(
+        "--shared",
+        metavar="URL",
+        help="run this machine's models on a `llmtui serve` at URL, not in this process "
+        "(what each tab of `llmtui web` does)",
     )
 
     listing = commands.add_parser("list", aliases=["ls"], help="List models")
@@ -106,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     embed.add_parser(commands)
     remote.add_parser(commands)
+    web.add_parser(commands)
     return parser
 
 
@@ -179,16 +186,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "remote":
         return remote.remote_command(args)
     if args.command == "tui":
-        return _workbench(args.model, args.no_mouse)
+        return _workbench(args.model, args.no_mouse, args.shared)
+    if args.command == "web":
+        return web.web_command(args)
     return _workbench(None, args.no_mouse)
 
 
-def _workbench(model: str | None, no_mouse: bool) -> int:
+def _workbench(model: str | None, no_mouse: bool, shared: str | None = None) -> int:
     # Imported here: only this face of llmtui needs Textual.
     from llmtui.tui.app import run_workbench
 
     settings, problems = load_settings()  # problems are shown in the workbench
-    return run_workbench(model, settings, problems, mouse=not no_mouse)
+    return run_workbench(model, settings, problems, mouse=not no_mouse, shared=shared)
 
 
 def _decoded(data: bytes) -> str:
@@ -209,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     user, problems = load_settings()
     for problem in problems:
         print(f"llmtui: {problem}", file=sys.stderr)
-    engine = RoutingEngine(lambda: Engine(check_memory=not args.no_memory_check))
+    engine = RoutingEngine(lambda: make_engine(check_memory=not args.no_memory_check))
     store = None if args.no_save else _store()
     try:
         # The settings' [parameters] sit under every chat, as in the workbench.

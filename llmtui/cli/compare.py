@@ -25,7 +25,7 @@ from llmtui.chat.compare import (
 from llmtui.chat.leaderboard import standings
 from llmtui.chat.store import ConversationStore, StoreError
 from llmtui.cli import format as fmt
-from llmtui.engine import Engine, EngineError
+from llmtui.engine import EngineError, make_engine
 from llmtui.engine.system import available_memory, physical_cores
 from llmtui.library import find
 from llmtui.library.create import build
@@ -92,7 +92,7 @@ def compare_command(args: argparse.Namespace) -> int:
     user, problems = load_settings()
     for problem in problems:
         print(f"llmtui: {problem}", file=sys.stderr)
-    engine = RoutingEngine(Engine)  # llama.cpp's only if a column is local
+    engine = RoutingEngine(make_engine)  # llama.cpp's only if a column is local
     try:
         columns = _columns(engine, args.models, args.file, user.parameters)
         for column in columns:

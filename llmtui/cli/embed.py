@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from llmtui.engine import Engine
+from llmtui.engine import make_engine
 from llmtui.library import find
 
 
@@ -23,7 +23,7 @@ def embed_command(args: argparse.Namespace) -> int:
     if not texts:
         print("Error: give a TEXT, or lines on stdin", file=sys.stderr)
         return 1
-    engine = Engine()
+    engine = make_engine()
     try:
         done = engine.embed(model.spec(), texts, keep_alive=0).wait()
     finally:

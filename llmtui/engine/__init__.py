@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from llmtui.engine.engine import Engine
 
 
+def make_engine(**settings: Any) -> Engine:
+    """llama.cpp's engine, loading llama.cpp now: a face imports this module at start, and
+    only those that run a model here pay for llama.cpp (a web workbench's tab never does)."""
+    from llmtui.engine.engine import Engine
+
+    return Engine(**settings)
+
+
 def __getattr__(name: str) -> Any:
     if name == "Engine":
         from llmtui.engine import engine
@@ -61,4 +69,5 @@ __all__ = [
     "RequestHandle",
     "Tool",
     "ToolCall",
+    "make_engine",
 ]

@@ -7,11 +7,14 @@ Modelfile's own instructions take precedence, as in Ollama. Nothing is copied.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from llmtui.engine.errors import ModelFileError
 from llmtui.engine.gguf import check_adapter, read_header
+from llmtui.engine.message import Message
+from llmtui.engine.spec import Draft, ModelSpec
 from llmtui.library import catalog, hfcache, remotes
 from llmtui.library.store import Manifest, Store, full_name, utc_now
 from llmtui.modelfile import Modelfile, ModelfileError
@@ -129,3 +132,18 @@ def build(name: str, modelfile: Modelfile, base_dir: Path) -> Manifest:
         served=served,
     )
     return manifest
+
+
+def draft_spec(modelfile: Modelfile, base_dir: Path) -> ModelSpec:
+    """What the editor's unsaved buffer runs: checked as `create` checks it, and carrying
+    its own lines apart (`Draft`) for a server that knows its base only by name."""
+    spec = build("buffer", modelfile, base_dir).spec()
+    if spec.served is not None:  # a remote base: its lines go with each request already
+        return spec
+    unsent = tuple(key for key, value in (("TEMPLATE", modelfile.template),
+                                          ("ADAPTER", modelfile.adapter)) if value)  # fmt: skip
+    if looks_like_path(modelfile.from_):
+        unsent = ("FROM a file", *unsent)
+    messages = tuple(Message(role, text) for role, text in modelfile.messages)
+    draft = Draft(modelfile.from_, modelfile.options(), modelfile.system, messages, unsent)
+    return replace(spec, draft=draft)

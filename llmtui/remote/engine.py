@@ -103,7 +103,7 @@ class RemoteEngine:
 
     def _run(self, handle: RequestHandle, served: ServedModel, given: dict[str, Any]) -> None:
         remote = Remote(served.remote, served.kind, served.url, served.key_env)
-        reader = _Reader(handle, remote)
+        reader = _Reader(handle, remote, "" if served.local else remote.name)
         try:
             url, body, unsent = _request(handle.job, served, {**handle.job.spec.options, **given})
             if unsent:
@@ -180,9 +180,10 @@ def _request(
 class _Reader:
     """One answer as it streams: the text, the clocks, the server's figures."""
 
-    def __init__(self, handle: RequestHandle, remote: Remote) -> None:
+    def __init__(self, handle: RequestHandle, remote: Remote, served_by: str) -> None:
         self.handle = handle
         self.remote = remote
+        self.served_by = served_by
         self.started = time.perf_counter_ns()
         self.first = self.last = 0
         self.pieces = 0
@@ -275,6 +276,6 @@ class _Reader:
             time_to_first_token=sent_to_first if self.first else 0,
             context_used=counts[0] + counts[1],
             perf=Perf(durations[0] / 1e6, counts[0], durations[1] / 1e6, counts[1]),
-            served_by=self.remote.name,
+            served_by=self.served_by,
             figures=figures,
         )

@@ -115,7 +115,8 @@ class OllamaApi:
         return PlainTextResponse("Ollama is running")  # what clients probe for
 
     async def version(self, request: Request) -> Response:
-        return JSONResponse({"version": __version__})
+        # `server` tells llmtui's from Ollama's (`llmtui web` looks for one to share).
+        return JSONResponse({"version": __version__, "server": "llmtui"})
 
     async def tags(self, request: Request) -> Response:
         models = await asyncio.to_thread(list_models)

@@ -347,7 +347,11 @@ def document() -> dict[str, Any]:
                 "The server's version",
                 None,
                 _answers(
-                    {"type": "object", "required": ["version"], "properties": {"version": _STRING}}
+                    {
+                        "type": "object",
+                        "required": ["version"],
+                        "properties": {"version": _STRING, "server": _STRING},
+                    }
                 ),
             )
         },

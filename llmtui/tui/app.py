@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
@@ -19,11 +19,12 @@ from textual.widgets import Footer, Header, Tab, Tabs
 from llmtui import drafts
 from llmtui.chat import ChatSession, SessionError
 from llmtui.chat.compare import Column, Comparison, kept_columns
-from llmtui.engine import Engine
+from llmtui.engine import make_engine
 from llmtui.library import LibraryModel, UnknownModel, find, list_models
 from llmtui.library.remotes import served_models
 from llmtui.modelfile import serialise
 from llmtui.remote.routing import RoutingEngine
+from llmtui.remote.shared import SharedEngine
 from llmtui.settings import Settings
 from llmtui.tui.chat import PromptInput, Transcript
 from llmtui.tui.chat_pane import ChatPane
@@ -40,6 +41,9 @@ from llmtui.tui.pane import Pane
 from llmtui.tui.pull import PullDialog
 from llmtui.tui.stats import StatsPane
 from llmtui.tui.themes import load_themes
+
+if TYPE_CHECKING:
+    from llmtui.engine import Engine
 
 PANES = ("library", "chat", "editor", "stats")
 NARROW = 110  # columns below which the panes become tabs
@@ -100,13 +104,18 @@ class Workbench(AppOverrides[None]):
         theme: str | None = None,
         settings: Settings | None = None,
         problems: Iterable[str] = (),
+        shared: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.problems = list(problems)
         self.wanted_theme = theme or self.settings.theme
-        # Served models go to their servers; llama.cpp's engine is made for a local one.
-        self.engine = RoutingEngine(Engine if engine is None else lambda: engine)
+        # Served models go to their servers; llama.cpp's engine is made for a local one,
+        # unless a shared server runs this machine's models (`llmtui web`: a tab each).
+        self.engine: RoutingEngine | SharedEngine = (
+            SharedEngine(shared) if shared
+            else RoutingEngine(make_engine if engine is None else lambda: engine)
+        )  # fmt: skip
         self._own_engine = engine is None
         self.model_name = model or self.settings.default_model
         self.session = ChatSession(self.engine, defaults=self.settings.parameters)
@@ -550,9 +559,9 @@ class Workbench(AppOverrides[None]):
 
 def run_workbench(
     model: str | None = None, settings: Settings | None = None, problems: Iterable[str] = (),
-    mouse: bool = True,
+    mouse: bool = True, shared: str | None = None,
 ) -> int:  # fmt: skip
-    app = Workbench(model, settings=settings, problems=problems)
+    app = Workbench(model, settings=settings, problems=problems, shared=shared)
     app.run(mouse=mouse)
     # Textual sets 1 when an error ended the app: never report a crash as success.
     return app.return_code or 0

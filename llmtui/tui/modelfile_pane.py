@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from llmtui import atomic, drafts
 from llmtui.engine import EngineError, ModelSpec
-from llmtui.library.create import build, create
+from llmtui.library.create import create, draft_spec
 from llmtui.library.names import InvalidName
 from llmtui.library.names import parse as parse_name
 from llmtui.modelfile import Modelfile, ModelfileError
@@ -144,7 +144,7 @@ class ModelfilePane(Pane):
         if modelfile is None:
             return None
         try:
-            spec = build("buffer", modelfile, self._base_dir()).spec()
+            spec = draft_spec(modelfile, self._base_dir())
         except (ModelfileError, ValueError, EngineError, OSError) as error:
             self.notify(str(error), severity="error")
             return None
