@@ -23,7 +23,7 @@ import pytest
 from conftest import GREEDY, CancelAfter
 from serving import Server
 
-from llmtui.engine import Chunk, Done, Event, Message
+from llmtui.engine import Chunk, Done, Event, LiveStats, Message
 from llmtui.library import find
 from llmtui.remote import config
 from llmtui.remote.client import RemoteFailure, list_models
@@ -186,7 +186,10 @@ class _StandIn(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/x-ndjson")
         self.end_headers()
         self._line({"message": {"content": "Hello"}, "done": False})
-        if model == "garbled":
+        if model == "lying":  # a llmtui server's model state, but not what it holds
+            self._line({"done": True, "eval_count": 1, "eval_duration": 1000,
+                        "llmtui": {"model": "x", "rss": "a lot", "tokens_per_second": 1e999}})  # fmt: skip
+        elif model == "garbled":
             self.wfile.write(b"<html>proxy error</html>\n")
         elif model == "stall":
             time.sleep(30)  # until the client hangs up
@@ -234,6 +237,15 @@ def test_a_server_gone_wrong_is_one_sentence(stand_in: str, model: str, error: s
     assert str(failed.value) == error
     if model in ("garbled", "cut"):
         assert "Hello" in chunks  # what arrived stays
+
+
+def test_a_servers_model_state_is_taken_only_when_it_is_what_it_should_be(
+    stand_in: str,
+) -> None:
+    seen: list[Event] = []
+    done = RemoteEngine().chat(find("odd/lying").spec(), FRUIT, on_event=seen.append).wait(30)
+    assert done.text == "Hello" and done.eval_count == 1
+    assert not [e for e in seen if isinstance(e, LiveStats)]
 
 
 def test_stop_hangs_up_on_a_stalled_server(stand_in: str) -> None:

@@ -19,7 +19,7 @@ from browser import Tab, Web, browser, need_chromium
 from conftest import GREEDY
 from serving import Server, free_port
 
-from llmtui.engine import Done, Failed, Message
+from llmtui.engine import Done, Event, Failed, LiveStats, Message
 from llmtui.library import find
 from llmtui.library.create import draft_spec
 from llmtui.modelfile import parse
@@ -184,13 +184,19 @@ def test_the_shared_engine_runs_library_models_and_the_buffer_by_name(
     served: Server, tmp_path: Path
 ) -> None:
     engine = SharedEngine(served.url)
-    done = engine.chat(find("smollm2:135m").spec(), FRUIT, GREEDY).wait(120)
+    seen: list[Event] = []
+    done = engine.chat(find("smollm2:135m").spec(), FRUIT, GREEDY, on_event=seen.append).wait(120)
     direct = httpx.post(f"{served.url}/api/chat", timeout=120, json={
         "model": "smollm2:135m", "messages": [{"role": "user", "content": "Name a fruit."}],
         "options": GREEDY, "stream": False}).json()  # fmt: skip
     # The server's own answer and figures, shown as this machine's (no "on REMOTE").
     assert done.text == direct["message"]["content"] and done.figures == "server"
     assert done.served_by == "" and done.place == ""
+    # The stats pane's figures: the model's state on the server, from its last line.
+    live = [e for e in seen if isinstance(e, LiveStats)]
+    assert len(live) == 1 and live[0].model == "smollm2:135m"
+    assert live[0].model_size > 50e6 and live[0].rss > live[0].model_size
+    assert live[0].context_size >= 4096 and live[0].kv_cache_size > 0
     # The editor's buffer: its base by name, its own lines with each request.
     buffer = parse("FROM smollm2:135m\nSYSTEM You only ever answer in French.\n")
     spec = draft_spec(buffer, tmp_path)

@@ -11,6 +11,7 @@ the request; what arrived has been reported already and stays.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from llmtui.engine.events import Chunk, Done, Notice, Perf
+from llmtui.engine.events import Chunk, Done, LiveStats, Notice, Perf
 from llmtui.engine.loaded import DEFAULT_KEEP_ALIVE, LoadedModel
 from llmtui.engine.message import Message
 from llmtui.engine.options import DEFAULTS, Options
@@ -120,7 +121,11 @@ class RemoteEngine:
                     raise refused(remote, reply, served.model)
                 handle.on_cancel(lambda: _hang_up(reply))
                 reader.follow(reply)
-            handle.emit(reader.done())
+            done = reader.done()
+            if (live := reader.live()) is not None:  # with the reply's own speed, as shown
+                handle.emit(dataclasses.replace(live, tokens_per_second=done.eval_rate,
+                                                eval_count=done.eval_count))  # fmt: skip
+            handle.emit(done)
         except (RemoteFailure, httpx.HTTPError) as error:
             if handle.cancelled:  # hung up on a server that sent nothing more
                 reader.reason = "cancel"
@@ -177,6 +182,10 @@ def _request(
     return f"{served.url}/completions", {**body, "prompt": job.prompt}, unsent
 
 
+_KINDS: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float),
+                                              "bool": bool}  # fmt: skip
+
+
 class _Reader:
     """One answer as it streams: the text, the clocks, the server's figures."""
 
@@ -189,6 +198,7 @@ class _Reader:
         self.pieces = 0
         self.parts: list[str] = []
         self.final: dict[str, Any] | None = None  # Ollama's last line, OpenAI's usage
+        self.machine: Any = None  # a llmtui server's model state, in its last line
         self.reason = ""
 
     def follow(self, reply: httpx.Response) -> None:
@@ -214,6 +224,7 @@ class _Reader:
     def _ollama(self, value: dict[str, Any]) -> str:
         if value.get("done"):
             self.final = value
+            self.machine = value.get("llmtui")
             self.reason = str(value.get("done_reason") or "stop")
         message = value.get("message")
         text = message.get("content") if isinstance(message, dict) else value.get("response")
@@ -232,6 +243,20 @@ class _Reader:
         delta = choice.get("delta")
         text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
         return text if isinstance(text, str) else ""
+
+    def live(self) -> LiveStats | None:
+        """The model's state as a llmtui server reported it (None from other servers, or
+        if any of it is not what LiveStats holds: what a server says is checked)."""
+        if not isinstance(self.machine, dict):
+            return None
+        values: dict[str, Any] = {}
+        for item in dataclasses.fields(LiveStats):
+            value = self.machine.get(item.name)
+            kind = _KINDS[str(item.type)]
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                return None
+            values[item.name] = value
+        return LiveStats(**values)
 
     def cut(self, error: RemoteFailure) -> RemoteFailure:
         if self.parts and "halfway" not in str(error):

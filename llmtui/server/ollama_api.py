@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -80,6 +81,15 @@ def _context(given: Any) -> tuple[int, ...]:
         raise ApiError(400, "context must be a list of token ids, as an earlier answer gave it",
                        "context")  # fmt: skip
     return tuple(given)
+
+
+def _machine(reply: Reply) -> dict[str, Any]:
+    """The model's state on this server (memory, context, threads), in an answer's last
+    line under a key of llmtui's own, which Ollama's clients pass over: a workbench on this
+    server (a remote, a web tab) shows it in its stats pane as a local model's."""
+    if reply.live is None:
+        return {}
+    return {"llmtui": dataclasses.asdict(reply.live)}
 
 
 def _statistics(done: Done) -> dict[str, Any]:
@@ -308,7 +318,8 @@ class OllamaApi:
                 shape.check(done.text)
             said = _said(field, done.text, done.tool_calls)
             return JSONResponse({"model": name, "created_at": now(), **said, "done": True,
-                                 **_statistics(done), **_context_of(done)})  # fmt: skip
+                                 **_statistics(done), **_context_of(done),
+                                 **_machine(reply)})  # fmt: skip
         lines = self._lines(request, name, reply, field, shape)
         return StreamingResponse(lines, media_type=NDJSON)
 
@@ -325,7 +336,8 @@ class OllamaApi:
                         yield _ndjson({"model": name, "created_at": now(), "done": False,
                                        **_said(field, "", event.tool_calls)})  # fmt: skip
                     line = {"model": name, "created_at": now(), **_said(field, ""),
-                            "done": True, **_statistics(event), **_context_of(event)}  # fmt: skip
+                            "done": True, **_statistics(event), **_context_of(event),
+                            **_machine(reply)}  # fmt: skip
                 else:
                     line = {"model": name, "created_at": now(), **_said(field, event.text),
                             "done": False}  # fmt: skip

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from llmtui.engine import Chunk, Done, EngineError, Event, Failed
+from llmtui.engine import Chunk, Done, EngineError, Event, Failed, LiveStats
 from llmtui.engine.request import RequestHandle
 from llmtui.server.requests import ApiError
 
@@ -39,6 +39,7 @@ class Reply:
     events: EventQueue
     first: Chunk | Done | None = None  # read ahead: the request is known to have started
     release: Callable[[], None] = lambda: None  # its place in the model's queue, given up
+    live: LiveStats | None = None  # the model's state when last reported
 
     async def start(self) -> Reply:
         """Wait for the first piece of text (or the end): a model that cannot load, or a
@@ -55,6 +56,8 @@ class Reply:
             event = await self.events.next()
             if isinstance(event, Chunk | Done | Failed):
                 return event
+            if isinstance(event, LiveStats):
+                self.live = event
 
     async def pieces(self) -> AsyncGenerator[Chunk | Done]:
         """The text as it comes, then the end; the request is cancelled if the reader
