@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from typing import Any
 import httpx
 import pyte
 import pytest
-from serving import free_port
+from serving import Spawned
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine's notes say Chromium must start here: without the networking flags it
@@ -47,18 +44,11 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     return value
 
 
-class Web:
+class Web(Spawned):
     """`llmtui web` on a free port, with its own home and shared engine."""
 
     def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by stop)
-        env = {**os.environ, "LLMTUI_HOME": str(home), **(env or {})}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "llmtui", "web", "--port", str(self.port), *args],
-            stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env,
-        )  # fmt: skip
+        super().__init__("web", *args, env={**os.environ, "LLMTUI_HOME": str(home), **(env or {})})
         said = wait_until(lambda: self._address() or self.process.poll() is not None, 90,
                           "llmtui web to start")  # fmt: skip
         if said is True:
@@ -75,20 +65,9 @@ class Web:
         assert found is not None
         return found
 
-    def logged(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
-
     def loaded(self) -> list[dict[str, Any]]:
         models: list[dict[str, Any]] = httpx.get(f"{self.engine}/api/ps").json()["models"]
         return models
-
-    def stop(self) -> str:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        said = self.logged()
-        self.log.close()
-        return said
 
 
 class Tab:
@@ -119,11 +98,19 @@ class Tab:
 
     def screen(self) -> str:
         """The tab's screen as its browser has it now."""
+        *_, last = self.screens()
+        return last
+
+    def screens(self, since: int = 0) -> Iterator[str]:
+        """The screen after each frame from the `since`th (the first: as it was before)."""
         screen = pyte.Screen(*self.size)
         stream = pyte.ByteStream(screen)
-        for _, data in self.received:
+        for _, data in self.received[:since]:
             stream.feed(data)
-        return "\n".join(screen.display)
+        yield "\n".join(screen.display)
+        for _, data in self.received[since:]:
+            stream.feed(data)
+            yield "\n".join(screen.display)
 
     def wait_for(self, text: str, timeout: float = 60, count: int = 1) -> str:
         """The screen once it shows `text` (`count` times)."""

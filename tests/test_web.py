@@ -33,9 +33,15 @@ FRUIT = [Message("user", "Name a fruit.")]
 def web_home(short_home: Path) -> Path:
     """Short greedy replies; no kept chats (a tab would offer the last one at start)."""
     (short_home / "config" / "settings.toml").write_text(
-        "keep_chats = false\n[parameters]\nnum_predict = 24\ntemperature = 0\n"
+        "keep_chats = false\n[parameters]\nnum_predict = 64\ntemperature = 0\n"
     )
     return short_home
+
+
+def _chat_text(row: str) -> str:
+    """The chat pane's part of a screen row (the middle of the three panes), stripped."""
+    parts = [part.strip() for part in row.split("│") if part.strip()]
+    return parts[1] if len(parts) == 3 else ""
 
 
 def _maps(process: psutil.Process) -> str:
@@ -58,9 +64,15 @@ def test_the_workbench_in_a_browser_two_tabs_one_model(web_home: Path) -> None:
                 for url in first.requests
             ), first.requests
             assert f"{web.url}/static/fonts/RobotoMono-VariableFont_wght.ttf" in first.requests
+            before = len(first.received)
             first.type("Name a fruit.")
             shown = first.wait_for("tok/s · first token", 120)
-            assert "Name a fruit." in shown
+            # The reply streamed: its first words were on screen before its end was.
+            rows = shown.splitlines()
+            asked = next(i for i, row in enumerate(rows) if "Name a fruit." in row)
+            begins = next(text for row in rows[asked + 1 :] if (text := _chat_text(row)))
+            assert any(begins in screen and "tok/s · first token" not in screen
+                       for screen in first.screens(before)), begins  # fmt: skip
             if SHOTS:
                 first.page.screenshot(path=str(Path(SHOTS) / "web-workbench.png"))
             second = Tab(chromium.new_page(viewport={"width": 1000, "height": 700}),
@@ -84,6 +96,8 @@ def test_the_workbench_in_a_browser_two_tabs_one_model(web_home: Path) -> None:
     finally:
         said = web.stop()
     assert "Traceback" not in said, said
+    # The engine it started stops with it.
+    assert not engines[0].is_running() or engines[0].status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_token_guards_the_page_and_the_socket_refuses_other_sites(web_home: Path) -> None:
