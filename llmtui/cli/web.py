@@ -33,8 +33,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     web.add_argument(
         "--engine",
         metavar="URL",
-        help="the `llmtui serve` whose models the tabs share (default: one started for "
-        "them on loopback, stopped with this command)",
+        help="the `llmtui serve` whose models the tabs share (default: one already at "
+        "serve's address, else one started for them on loopback and stopped with this "
+        "command)",
     )
     web.add_argument(
         "--parallel",
