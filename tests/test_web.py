@@ -3,6 +3,7 @@ its tabs sharing one engine; the address's token and origin checks; the shared e
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from threading import Thread
 from typing import Any
 
+import aiohttp
 import httpx
 import psutil
 import pytest
@@ -26,6 +28,8 @@ from llmtui.modelfile import parse
 from llmtui.remote.shared import SharedEngine
 
 SHOTS = os.environ.get("LLMTUI_SCREENSHOTS")
+UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
 FRUIT = [Message("user", "Name a fruit.")]
 
 
@@ -112,17 +116,57 @@ def test_a_token_guards_the_page_and_the_socket_refuses_other_sites(web_home: Pa
         assert again.status_code == 200
         assert httpx.get(web.url, cookies={"llmtui_token": "s3creT"}).status_code == 403
         assert httpx.get(f"{web.url}/static/js/textual.js").status_code == 200
-        upgrade = {"Connection": "Upgrade", "Upgrade": "websocket",
-                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
-        assert httpx.get(f"{web.url}/ws", headers=upgrade).status_code == 403
+        assert httpx.get(f"{web.url}/ws", headers=UPGRADE).status_code == 403
         evil = httpx.get(f"{web.url}/ws?token=s3cret",
-                         headers={**upgrade, "Origin": "http://evil.example"})  # fmt: skip
+                         headers={**UPGRADE, "Origin": "http://evil.example"})  # fmt: skip
         assert evil.status_code == 403 and "evil.example may not open" in evil.text
         own = httpx.get(f"{web.url}/ws?token=s3cret",
-                        headers={**upgrade, "Origin": f"http://127.0.0.1:{web.port}"})  # fmt: skip
+                        headers={**UPGRADE, "Origin": f"http://127.0.0.1:{web.port}"})  # fmt: skip
         assert own.status_code == 101
     finally:
         web.stop()
+
+
+async def _until_closed(socket: aiohttp.ClientWebSocketResponse) -> bool:
+    """Whether the server closes `socket` (what the app drew first is read past)."""
+    while True:
+        try:
+            message = await socket.receive(timeout=10)
+        except TimeoutError:
+            return False
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return True
+
+
+async def test_what_a_client_sends_wrong_ends_its_own_socket_at_most(web_home: Path) -> None:
+    web = Web(web_home)
+    where = f"ws://127.0.0.1:{web.port}/ws"
+    try:
+        async with aiohttp.ClientSession() as session:
+            # Not textual-serve's protocol: that socket (that tab) ends, quietly.
+            for junk in ("not json", "[]", '{"a": 1}', "[1, 2]"):
+                socket = await session.ws_connect(where)
+                await socket.send_str(junk)
+                assert await _until_closed(socket), junk
+            # Sizes no screen has are ignored (10^9 rows once had a tab lay out forever),
+            # and text that is not valid Unicode is sent as UTF-8 all the same.
+            socket = await session.ws_connect(f"{where}?width=100&height=30")
+            for mistake in (["resize", {"width": -5, "height": 10**9}],
+                            ["resize", {"width": 100.5, "height": True}], ["resize", "big"],
+                            ["stdin", 7], ["stdin", "\udcff\ud800"], ["ping", {"x": 1}]):  # fmt: skip
+                await socket.send_str(json.dumps(mistake))
+            await socket.send_str(json.dumps(["stdin", "\x11"]))  # Ctrl+Q: quit
+            assert await _until_closed(socket)  # the app read it: it was not stuck
+            for query in ("?height=1000000000", "?width=0", "?width=-3"):
+                refused = httpx.get(f"{web.url}/ws{query}", headers=UPGRADE)
+                assert refused.status_code == 400 and "must be 1-2000" in refused.text
+        assert httpx.get(web.url).status_code == 200  # the server goes on
+        family = psutil.Process(web.process.pid).children(recursive=True)
+    finally:
+        said = web.stop()
+    assert "Traceback" not in said, said  # the error log has them
+    # Nothing it started outlives it.
+    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
 def test_beyond_loopback_a_token_is_made_up_and_asked_for(web_home: Path) -> None:

@@ -48,7 +48,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def web_command(args: argparse.Namespace) -> int:
     # Imported here: only this command needs the web stack.
     from llmtui.web.engine import SharedEngineError, shared_engine
-    from llmtui.web.server import WebServer
+    from llmtui.web.server import WebServer, end_tabs
 
     host, port = address(args.host, args.port)
     text = args.host if "//" in args.host else f"//{args.host}"
@@ -60,12 +60,15 @@ def web_command(args: argparse.Namespace) -> int:
     bind(host, port).close()  # a taken port is said now, before an engine is started
     try:
         with shared_engine(args.engine, args.parallel) as engine:
-            command = shlex.join([sys.executable, "-m", "llmtui", "tui", "--shared", engine])
+            tab = [sys.executable, "-m", "llmtui", "tui", "--shared", engine]
             query = f"/?token={token}" if token else "/"
             print(f"llmtui: the workbench on http://{host}:{port}{query}\n"
                   f"llmtui: models run once, for every tab, by the engine at {engine}",
                   file=sys.stderr, flush=True)  # fmt: skip
-            WebServer(command, host, port, token).serve()
+            try:
+                WebServer(shlex.join(tab), host, port, token).serve()
+            finally:
+                end_tabs(tab)
     except SharedEngineError as error:
         raise ServeError(str(error)) from None
     return 0
