@@ -123,6 +123,21 @@ class Tab:
             self.page.wait_for_timeout(100)
         return shown
 
+    def paste(self, text: str) -> None:
+        """As the browser delivers a paste: one event, the text whole (xterm.js sends it
+        to the app as a bracketed paste)."""
+        self.page.locator(".xterm-helper-textarea").focus()
+        self.page.evaluate(
+            """(text) => {
+                const data = new DataTransfer();
+                data.setData("text/plain", text);
+                document.querySelector(".xterm-helper-textarea").dispatchEvent(
+                    new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
+                                                 cancelable: true}));
+            }""",
+            text,
+        )
+
     def type(self, text: str) -> None:
         """As a person types into the page: keys into xterm.js's input, in one burst."""
         self.page.locator(".xterm-helper-textarea").focus()

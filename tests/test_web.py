@@ -82,7 +82,13 @@ def test_the_workbench_in_a_browser_two_tabs_one_model(web_home: Path) -> None:
             second = Tab(chromium.new_page(viewport={"width": 1000, "height": 700}),
                          web.address)  # fmt: skip
             second.wait_for("smollm2:135m", 90)
-            second.type("Name a colour.")
+            # A paste of two lines fills the prompt; its newline does not send it.
+            second.paste("Name a colour.\nIn one word.")
+            second.wait_for("In one word.", 30)
+            second.page.wait_for_timeout(1000)
+            assert "█ Name a colour." not in second.screen()  # not in the transcript
+            second.page.keyboard.press("Enter")
+            second.wait_for("█ Name a colour.", 30)
             first.type("Name a tree.")  # both tabs at once, on the one engine
             second.wait_for("Name a colour.", 60)
             second.wait_for("tok/s · first token", 120)

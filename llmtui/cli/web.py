@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shlex
 import sys
 from urllib.parse import urlsplit
 
@@ -66,7 +65,7 @@ def web_command(args: argparse.Namespace) -> int:
                   f"llmtui: models run once, for every tab, by the engine at {engine}",
                   file=sys.stderr, flush=True)  # fmt: skip
             try:
-                WebServer(shlex.join(tab), host, port, token).serve()
+                WebServer(tab, host, port, token).serve()
             finally:
                 end_tabs(tab)
     except SharedEngineError as error:

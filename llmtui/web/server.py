@@ -21,6 +21,7 @@ it; `llmtui web` ends the tabs' processes that outlive it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
@@ -43,9 +44,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 class WebServer(Server):
-    def __init__(self, command: str, host: str, port: int, token: str | None) -> None:
-        super().__init__(command, host=host, port=port, title="llmtui", templates_path=TEMPLATES)
-        self.token = token
+    def __init__(self, tab: list[str], host: str, port: int, token: str | None) -> None:
+        super().__init__(shlex.join(tab), host=host, port=port, title="llmtui",
+                         templates_path=TEMPLATES)  # fmt: skip
+        self.tab, self.token = tab, token
 
     def initialize_logging(self) -> None:
         """textual-serve's log goes to llmtui's error log, not to the server's output
@@ -57,6 +59,12 @@ class WebServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         """Instead of textual-serve's banner: `llmtui web` prints its own address."""
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """The tabs' processes end while the event loop still runs: ended after it, their
+        pipes' transports were collected on a closed loop, and Python printed a traceback
+        for each ("Event loop is closed") as `llmtui web` stopped."""
+        await asyncio.to_thread(end_tabs, self.tab)
 
     def _allowed(self, request: web.Request) -> bool:
         if self.token is None:
