@@ -30,7 +30,6 @@ import pty
 import re
 import select
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -45,6 +44,8 @@ from typing import Any
 
 import aiohttp
 import pyte
+
+from llmtui.web.engine import free_port
 
 COLUMNS, LINES = 160, 50
 STATS = re.compile(r"(\d+) tokens · [\d.]+ tok/s · first token \d+ ms")
@@ -165,9 +166,7 @@ class Terminal(Face):
 @contextlib.contextmanager
 def web_workbench(env: dict[str, str]) -> Iterator[int]:
     """`llmtui web` on a free port (and the shared engine it starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115
     web = subprocess.Popen([sys.executable, "-m", "llmtui", "web", "--port", str(port)],
                            stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip

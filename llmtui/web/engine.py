@@ -41,9 +41,10 @@ def is_llmtui(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as sock:
-        sock.bind((host, 0))
+        sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
