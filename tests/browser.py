@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,7 +54,16 @@ class Web(Spawned):
                           "llmtui web to start")  # fmt: skip
         if said is True:
             raise AssertionError(f"llmtui web did not start: {self.logged()}")
+        # It says its address just before it listens: wait for the port (CI saw a refusal).
+        wait_until(self._listening, 30, "llmtui web to listen")
         self.engine = re.findall(r"by the engine at (\S+)", self.logged())[0]
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def _address(self) -> str | None:
         found = re.findall(r"the workbench on (\S+)", self.logged())
